@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the whole platform on this machine, no Docker and no AWS account.
+ *
+ *   npm start                      keep data from earlier runs (.local-data/)
+ *   npm start -- --fresh           start empty
+ *   npm start -- --port 4000       or PORT=4000
+ *   npm start -- --data-dir /tmp/p or PERSONALIZATION_DATA_DIR
+ *
+ * Credentials: PERSONALIZATION_WRITE_KEY and PERSONALIZATION_ADMIN_KEY (development defaults below).
+ */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startLocalRuntime } from '../local/runtime';
+
+// The local tooling may run on Node 20; the functions target Node 22 in Lambda.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const DEV_WRITE_KEY = 'dev-write-key';
+const DEV_ADMIN_KEY = 'dev-admin-key';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      fresh: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      'data-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log('Usage: npm start -- [--fresh] [--port 3000] [--data-dir .local-data]');
+    return;
+  }
+  const port = Number(values.port ?? process.env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid port "${values.port ?? process.env.PORT}"`);
+  const dataDir = path.resolve(values['data-dir'] ?? process.env.PERSONALIZATION_DATA_DIR ?? '.local-data');
+  const writeKey = process.env.PERSONALIZATION_WRITE_KEY || DEV_WRITE_KEY;
+  const adminKey = process.env.PERSONALIZATION_ADMIN_KEY || DEV_ADMIN_KEY;
+
+  console.log('Synthesizing the stack and bundling the functions…');
+  const runtime = await startLocalRuntime({ dataDir, fresh: values.fresh, port, writeKey, adminKey, logLevel: process.env.LOG_LEVEL ?? 'INFO' });
+
+  const note = (value: string, fallback: string) => (value === fallback ? ' (development default)' : '');
+  console.log(`
+Personalization platform running locally
+  API            ${runtime.url}   (point Segment SDKs here: host=${runtime.url})
+  write key      ${writeKey}${note(writeKey, DEV_WRITE_KEY)}   PERSONALIZATION_WRITE_KEY
+  admin key      ${adminKey}${note(adminKey, DEV_ADMIN_KEY)}   PERSONALIZATION_ADMIN_KEY
+  data           ${dataDir}${values.fresh ? ' (fresh)' : ''}
+  DynamoDB       ${runtime.endpoints.dynamodb}
+  Kinesis        ${runtime.endpoints.kinesis}
+
+Try:
+  curl -u ${writeKey}: -H 'Content-Type: application/json' ${runtime.url}/v1/track \\
+    -d '{"userId":"u1","event":"Product Viewed","properties":{"product_id":"p1","category":"Shoes"}}'
+  curl -u ${adminKey}: ${runtime.url}/v1/profiles/u1
+
+Ctrl-C stops; data stays in ${dataDir}.`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    await runtime.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,18 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { kinesisClient, secretsManagerClient } from '../shared/clients';
+import { ENV, requireEnv } from '../shared/env';
+import { createInstrumentation, instrumented } from '../shared/instrumentation';
+import { KinesisEventStream } from '../shared/store/event-stream';
+import { SecretsManagerKeyStore } from '../shared/store/key-store';
+import { handleIngest } from './ingest';
+
+const tools = createInstrumentation();
+const deps = {
+  stream: new KinesisEventStream(tools.tracer.captureAWSv3Client(kinesisClient()), requireEnv(ENV.eventStream)),
+  writeKeys: new SecretsManagerKeyStore(tools.tracer.captureAWSv3Client(secretsManagerClient()), requireEnv(ENV.writeKeySecret)),
+  now: Date.now,
+  logger: tools.logger,
+  metrics: tools.metrics,
+};
+
+export const handler = instrumented(tools, (event: APIGatewayProxyEvent) => handleIngest(event, deps));

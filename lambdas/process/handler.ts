@@ -1,0 +1,26 @@
+import { processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { dynamoDbClient } from '../shared/clients';
+import { profileSettingsFromEnv } from '../shared/domain/settings';
+import { ENV, requireEnv } from '../shared/env';
+import { createInstrumentation, instrumented } from '../shared/instrumentation';
+import { DynamoDbBadEventStore } from '../shared/store/bad-event-store';
+import { DynamoDbProfileStore } from '../shared/store/profile-store';
+import { CoalescingKinesisProcessor } from './coalescing-processor';
+import { processRecords } from './process-records';
+
+const tools = createInstrumentation();
+const dynamodb = tools.tracer.captureAWSv3Client(dynamoDbClient());
+const deps = {
+  profiles: new DynamoDbProfileStore(dynamodb, requireEnv(ENV.profilesTable)),
+  badEvents: new DynamoDbBadEventStore(dynamodb, requireEnv(ENV.badEventsTable)),
+  settings: profileSettingsFromEnv(),
+  now: Date.now,
+  logger: tools.logger,
+  metrics: tools.metrics,
+};
+
+/** Kinesis → profiles. Returns `batchItemFailures`; throws when every record failed, so Lambda bisects the batch. */
+export const handler = instrumented(tools, (event: KinesisStreamEvent) =>
+  processPartialResponse(event, (records: KinesisStreamEvent['Records']) => processRecords(records, deps), new CoalescingKinesisProcessor()),
+);

@@ -1,0 +1,57 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { RequestError } from '../shared/domain/errors';
+import { profileIdOf } from '../shared/domain/profile';
+import { isExpired } from '../shared/domain/profile-record';
+import { toProfileView } from '../shared/domain/profile-view';
+import { ProfileSettings } from '../shared/domain/settings';
+import { basicAuthUser, errorResponse, header, jsonResponse } from '../shared/http';
+import type { KeyStore } from '../shared/store/key-store';
+import type { ProfileStore } from '../shared/store/profile-store';
+
+export interface GetProfileDeps {
+  profiles: ProfileStore;
+  adminKeys: KeyStore;
+  settings: ProfileSettings;
+  now: () => number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * `GET /v1/profiles/{userId}` (admin key, HTTP Basic). `?idType=anonymousId` reads an anonymous visitor's
+ * profile instead. 404 when the profile does not exist or has expired (even if DynamoDB has not deleted it yet).
+ */
+export async function handleGetProfile(event: APIGatewayProxyEvent, deps: GetProfileDeps): Promise<APIGatewayProxyResult> {
+  try {
+    const key = basicAuthUser(header(event, 'authorization'));
+    if (key === undefined || !(await deps.adminKeys.matches(key))) throw new RequestError(401, 'This route needs the admin key (HTTP Basic, key as the user name)');
+
+    const id = pathParameter(event, 'userId');
+    const idType = event.queryStringParameters?.idType ?? 'userId';
+    if (idType !== 'userId' && idType !== 'anonymousId') throw new RequestError(400, 'idType must be userId or anonymousId');
+
+    const record = await deps.profiles.get(profileIdOf(idType === 'userId' ? { userId: id } : { anonymousId: id }));
+    const now = deps.now();
+    const found = record !== undefined && !isExpired(record, now);
+    deps.metrics.addMetric(found ? 'ProfilesServed' : 'ProfilesNotFound', MetricUnit.Count, 1);
+    if (!found) throw new RequestError(404, `No profile for ${idType} "${id}"`);
+    return jsonResponse(200, toProfileView(record, now, deps.settings.affinityHalfLifeDays));
+  } catch (error) {
+    if (error instanceof RequestError) return errorResponse(error, 'admin');
+    deps.logger.error('Profile read failed', error as Error);
+    return jsonResponse(500, { message: 'Internal error' });
+  }
+}
+
+/** API Gateway REST APIs pass path parameters still percent-encoded. */
+function pathParameter(event: APIGatewayProxyEvent, name: string): string {
+  const raw = event.pathParameters?.[name];
+  if (!raw) throw new RequestError(400, `Missing path parameter ${name}`);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}

@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import {
+  describeIssues,
+  EVENT_TYPES,
+  EventType,
+  IncomingMessageSchema,
+  LIMITS,
+  parseIsoTimestamp,
+  StreamEvent,
+} from './event-schema';
+import { RequestError } from './errors';
+import { exceedsDepth, isPlainObject } from './json';
+
+/** The route a request came in on: one call type, or a batch. */
+export type IngestRoute = EventType | 'batch';
+
+/** Routes as Segment's libraries call them: `/v1/track` (analytics-node and the HTTP API) and `/v1/t` (analytics.js). */
+export const ROUTES: Record<string, IngestRoute> = Object.fromEntries([
+  ...[...EVENT_TYPES, 'batch' as const].map((type) => [type, type]),
+  ...[...EVENT_TYPES, 'batch' as const].map((type) => [type.charAt(0), type]),
+]);
+
+export interface Rejection {
+  /** Position in the batch (0 for a single-call route). */
+  index: number;
+  messageId?: string;
+  reason: string;
+}
+
+export interface IngestOutcome {
+  accepted: StreamEvent[];
+  rejected: Rejection[];
+}
+
+export interface IngestContext {
+  /** When the API received the request (epoch ms). */
+  receivedAt: number;
+  /** Stable, non-secret id of the write key that sent the request. */
+  sourceId: string;
+}
+
+/** A source id derived from a write key: stable across deployments, and the key cannot be recovered from it. */
+export function sourceIdOf(writeKey: string): string {
+  return `src_${createHash('sha256').update(writeKey).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Validates and enriches the messages of one request.
+ *
+ * Request-level problems (a body that is not an object, a batch that is not a non-empty array) throw a
+ * `RequestError`; problems with one message reject that message only, so valid messages next to it are kept.
+ */
+export function ingestMessages(route: IngestRoute, body: unknown, ctx: IngestContext): IngestOutcome {
+  if (!isPlainObject(body)) throw new RequestError(400, 'Request body must be a JSON object');
+  const { writeKey: _writeKey, ...rest } = body; // never store the write key that browsers send in the body
+  const messages = route === 'batch' ? batchMessages(rest) : [{ ...rest, type: route }];
+
+  const outcome: IngestOutcome = { accepted: [], rejected: [] };
+  messages.forEach((message, index) => {
+    const result = validateMessage(message, ctx);
+    if (typeof result === 'string') {
+      const messageId = isPlainObject(message) && typeof message.messageId === 'string' ? message.messageId : undefined;
+      outcome.rejected.push({ index, ...(messageId ? { messageId } : {}), reason: result });
+    } else {
+      outcome.accepted.push(result);
+    }
+  });
+  return outcome;
+}
+
+/** The messages of a `/v1/batch` body, with the batch-level `context`, `integrations` and `sentAt` applied to each. */
+function batchMessages(body: Record<string, unknown>): unknown[] {
+  const { batch, context, integrations, sentAt } = body;
+  if (!Array.isArray(batch)) throw new RequestError(400, 'Batch requests need a "batch" array of events');
+  if (batch.length === 0) throw new RequestError(400, 'The "batch" array is empty');
+  return batch.map((message) => {
+    if (!isPlainObject(message)) return message;
+    const merged: Record<string, unknown> = { ...message };
+    if (isPlainObject(context)) merged.context = { ...context, ...(isPlainObject(message.context) ? message.context : {}) };
+    if (isPlainObject(integrations)) merged.integrations = { ...integrations, ...(isPlainObject(message.integrations) ? message.integrations : {}) };
+    if (merged.sentAt === undefined && sentAt !== undefined) merged.sentAt = sentAt;
+    return merged;
+  });
+}
+
+/** One message: the enriched stream event, or the reason it is rejected. */
+export function validateMessage(message: unknown, ctx: IngestContext): StreamEvent | string {
+  if (!isPlainObject(message)) return 'Event must be a JSON object';
+  // Depth first: measuring the size serializes the event, which recursion-limits on hostile nesting.
+  if (exceedsDepth(message, LIMITS.maxEventDepth)) return `Event is nested deeper than ${LIMITS.maxEventDepth} levels`;
+  const serialized = JSON.stringify(message);
+  const bytes = Buffer.byteLength(serialized);
+  if (bytes > LIMITS.maxEventBytes) return `Event is ${bytes} bytes; the limit is ${LIMITS.maxEventBytes} bytes (32 KB)`;
+
+  const parsed = IncomingMessageSchema.safeParse(message);
+  if (!parsed.success) return describeIssues(parsed.error);
+  const msg = parsed.data;
+
+  const timestamp = correctedTimestamp(msg.timestamp, msg.sentAt, ctx.receivedAt);
+  if (timestamp < LIMITS.minTimestampMs) return `timestamp ${new Date(timestamp).toISOString()} is before 2000-01-01 (after clock-skew correction)`;
+  if (timestamp > ctx.receivedAt + LIMITS.maxFutureSkewMs) return 'timestamp is more than 24 hours in the future (after clock-skew correction)';
+
+  return {
+    ...msg,
+    messageId: msg.messageId ?? derivedMessageId(ctx.sourceId, serialized),
+    timestamp: new Date(timestamp).toISOString(),
+    ...(msg.timestamp !== undefined ? { originalTimestamp: msg.timestamp } : {}),
+    receivedAt: new Date(ctx.receivedAt).toISOString(),
+    sourceId: ctx.sourceId,
+  };
+}
+
+/**
+ * Segment's clock-skew correction: a device clock that is off shifts both `timestamp` and `sentAt`, so the
+ * true event time is `receivedAt - (sentAt - timestamp)`. Without `sentAt` the client's timestamp is trusted;
+ * without a timestamp the event happened when it was received.
+ */
+export function correctedTimestamp(timestamp: string | undefined, sentAt: string | undefined, receivedAt: number): number {
+  if (timestamp === undefined) return receivedAt;
+  const ts = parseIsoTimestamp(timestamp) as number;
+  if (sentAt === undefined) return ts;
+  return receivedAt - ((parseIsoTimestamp(sentAt) as number) - ts);
+}
+
+/**
+ * A `messageId` for a client that sent none. Derived from the message itself rather than random, so a client
+ * retrying the same request produces the same id and the processor's de-duplication absorbs the retry.
+ */
+function derivedMessageId(sourceId: string, serializedMessage: string): string {
+  return `gen-${createHash('sha256').update(sourceId).update('\n').update(serializedMessage).digest('hex').slice(0, 32)}`;
+}

@@ -1,0 +1,79 @@
+import { LastContext, ProfileState, REVENUE_SCALE } from './profile';
+import { ProfileRecord } from './profile-record';
+
+/** A profile as the API returns it: ISO dates, decayed affinities, the cart as lines, no internal bookkeeping. */
+export interface ProfileView {
+  profileId: string;
+  userId?: string;
+  anonymousIds: string[];
+  traits: Record<string, unknown>;
+  firstSeen?: string;
+  lastSeen?: string;
+  counts: Record<string, number>;
+  events: Record<string, number>;
+  /** Recency, frequency and monetary value from `Order Completed` events. */
+  rfm: { recencyDays?: number; frequency: number; monetary: number; firstOrderAt?: string; lastOrderAt?: string };
+  /** Category affinities decayed to the time of the read, strongest first. */
+  affinities: Array<{ category: string; score: number }>;
+  recentItems: Array<{ itemId: string; event: string; at: string; category?: string }>;
+  cart: { items: Array<{ itemId: string; quantity: number; price?: number; addedAt: string }>; value: number };
+  context?: LastContext;
+  groups: Array<{ groupId: string; traits: Record<string, unknown> }>;
+  version: number;
+  updatedAt: string;
+  expiresAt: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const round = (n: number, digits = 6) => Number(n.toPrecision(digits));
+
+export function toProfileView(record: ProfileRecord, nowMs: number, halfLifeDays: number): ProfileView {
+  const p: ProfileState = record.state;
+  const decay = 2 ** ((p.affinity.at - nowMs) / (halfLifeDays * 86_400_000));
+  return {
+    profileId: p.profileId,
+    ...(p.userId !== undefined ? { userId: p.userId } : {}),
+    anonymousIds: Object.entries(p.anonymousIds)
+      .sort((a, b) => b[1] - a[1])
+      .map(([id]) => id),
+    traits: p.traits,
+    ...(p.firstSeen !== undefined ? { firstSeen: iso(p.firstSeen) } : {}),
+    ...(p.lastSeen !== undefined ? { lastSeen: iso(p.lastSeen) } : {}),
+    counts: p.counts,
+    events: p.events,
+    rfm: {
+      ...(p.orders.lastAt !== undefined ? { recencyDays: Math.max(0, Math.floor((nowMs - p.orders.lastAt) / 86_400_000)) } : {}),
+      frequency: p.orders.count,
+      monetary: p.orders.revenueUnits / REVENUE_SCALE,
+      ...(p.orders.firstAt !== undefined ? { firstOrderAt: iso(p.orders.firstAt) } : {}),
+      ...(p.orders.lastAt !== undefined ? { lastOrderAt: iso(p.orders.lastAt) } : {}),
+    },
+    affinities: Object.entries(p.affinity.scores)
+      .map(([category, score]) => ({ category, score: round(score * decay) }))
+      .sort((a, b) => b.score - a.score),
+    recentItems: p.recent.map((r) => ({ itemId: r.itemId, event: r.event, at: iso(r.at), ...(r.category ? { category: r.category } : {}) })),
+    cart: cartView(p.cart),
+    ...(p.context ? { context: p.context.value } : {}),
+    groups: Object.entries(p.groups).map(([groupId, g]) => ({ groupId, traits: g.traits })),
+    version: record.version,
+    updatedAt: iso(record.updatedAt),
+    expiresAt: iso(record.expiresAt * 1000),
+  };
+}
+
+function cartView(cart: ProfileState['cart']): ProfileView['cart'] {
+  const items = Object.entries(cart.lines)
+    .map(([itemId, line]) => {
+      const adds = line.adds.filter((a) => a.at > Math.max(line.clearedAt, cart.clearedAt));
+      const price = adds.find((a) => a.price !== undefined)?.price;
+      return {
+        itemId,
+        quantity: adds.reduce((sum, a) => sum + a.quantity, 0),
+        ...(price !== undefined ? { price } : {}),
+        addedAt: iso(adds[0]?.at ?? 0),
+      };
+    })
+    .filter((line) => line.quantity > 0)
+    .sort((a, b) => (a.addedAt < b.addedAt ? 1 : -1));
+  return { items, value: round(items.reduce((sum, i) => sum + (i.price ?? 0) * i.quantity, 0), 12) };
+}

@@ -1,0 +1,46 @@
+import { ENV, numberEnv } from '../env';
+
+/** Tunables of the profile reducer and store. Defaults live here once; the CDK config and the handlers both use them. */
+export interface ProfileSettings {
+  /** Days an anonymous-only profile lives after its last write. */
+  anonymousTtlDays: number;
+  /** Days a profile with a `userId` lives after its last write (13 months by default). */
+  knownTtlDays: number;
+  /** How long a processed `messageId` is remembered, so a replay or a client retry within it changes nothing. */
+  dedupWindowHours: number;
+  /** Upper bound on remembered `messageId`s per profile (keeps the item small for very busy profiles). */
+  dedupMaxIds: number;
+  /** Half-life of category affinity: an interaction this old counts half as much as one now. */
+  affinityHalfLifeDays: number;
+}
+
+export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
+  anonymousTtlDays: 30,
+  knownTtlDays: 395,
+  dedupWindowHours: 7 * 24,
+  dedupMaxIds: 2000,
+  affinityHalfLifeDays: 14,
+};
+
+/** Profile settings as the functions receive them: one environment variable per setting. */
+export function profileSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ProfileSettings {
+  const d = DEFAULT_PROFILE_SETTINGS;
+  return {
+    anonymousTtlDays: numberEnv(ENV.anonymousTtlDays, d.anonymousTtlDays, env),
+    knownTtlDays: numberEnv(ENV.knownTtlDays, d.knownTtlDays, env),
+    dedupWindowHours: numberEnv(ENV.dedupWindowHours, d.dedupWindowHours, env),
+    dedupMaxIds: numberEnv(ENV.dedupMaxIds, d.dedupMaxIds, env),
+    affinityHalfLifeDays: numberEnv(ENV.affinityHalfLifeDays, d.affinityHalfLifeDays, env),
+  };
+}
+
+/** The environment variables that carry `settings`, for the CDK app to set on a function. */
+export function profileSettingsToEnv(settings: ProfileSettings): Record<string, string> {
+  return {
+    [ENV.anonymousTtlDays]: String(settings.anonymousTtlDays),
+    [ENV.knownTtlDays]: String(settings.knownTtlDays),
+    [ENV.dedupWindowHours]: String(settings.dedupWindowHours),
+    [ENV.dedupMaxIds]: String(settings.dedupMaxIds),
+    [ENV.affinityHalfLifeDays]: String(settings.affinityHalfLifeDays),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Names shared by the CDK app (`lib/`) and the functions (`lambdas/`): environment variable keys and
+ * table key schemas. Nothing here imports aws-cdk-lib, so handlers can bundle it.
+ */
+
+/** Environment variables the functions read. `lib/` sets exactly these. */
+export const ENV = {
+  profilesTable: 'PROFILES_TABLE_NAME',
+  badEventsTable: 'BAD_EVENTS_TABLE_NAME',
+  eventStream: 'EVENT_STREAM_NAME',
+  writeKeySecret: 'WRITE_KEY_SECRET_ID',
+  adminKeySecret: 'ADMIN_KEY_SECRET_ID',
+  anonymousTtlDays: 'PROFILE_TTL_ANONYMOUS_DAYS',
+  knownTtlDays: 'PROFILE_TTL_KNOWN_DAYS',
+  dedupWindowHours: 'DEDUP_WINDOW_HOURS',
+  dedupMaxIds: 'DEDUP_MAX_IDS',
+  affinityHalfLifeDays: 'AFFINITY_HALF_LIFE_DAYS',
+} as const;
+
+/** Key schema of the profiles table: one item per profile, `pk` = profile id (see `profileIdOf`). */
+export const PROFILES_KEY = { partitionKey: 'pk' } as const;
+/** Key schema of the bad-events table: one item per rejected stream record, keyed by `shardId/sequenceNumber`. */
+export const BAD_EVENTS_KEY = { partitionKey: 'pk' } as const;
+/** Epoch-seconds attribute enabled as the DynamoDB TTL attribute on every table that expires items. */
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+/** Reads a required environment variable, failing loudly at cold start rather than on the first request. */
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new Error(`Missing required environment variable ${name}`);
+  return value;
+}
+
+/** Reads a positive number from the environment, or the default when unset. */
+export function numberEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`Environment variable ${name} must be a positive number, got "${raw}"`);
+  return value;
+}

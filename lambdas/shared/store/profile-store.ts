@@ -1,0 +1,104 @@
+import {
+  AttributeValue,
+  BatchGetItemCommand,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { PROFILES_KEY, TTL_ATTRIBUTE } from '../env';
+import { ProfileRecord } from '../domain/profile-record';
+import { retryUntilDone } from './retry';
+
+/** Where profiles live. Reads return expired records too: callers decide with `isExpired`. */
+export interface ProfileStore {
+  /** Strongly consistent reads of many profiles; absent ids are absent from the map. */
+  getMany(profileIds: readonly string[]): Promise<Map<string, ProfileRecord>>;
+  get(profileId: string): Promise<ProfileRecord | undefined>;
+  /**
+   * Writes `record` only if the stored item still has `expectedVersion` (undefined: no item yet).
+   * Returns false when another writer got there first; the caller re-reads and re-applies.
+   */
+  put(record: ProfileRecord, expectedVersion: number | undefined): Promise<boolean>;
+}
+
+const PK = PROFILES_KEY.partitionKey;
+/** DynamoDB's BatchGetItem limit. */
+const BATCH_GET_LIMIT = 100;
+
+/**
+ * Profiles in DynamoDB, one item each: `pk`, the state as JSON in `profile` (JSON keeps any trait value
+ * storable, whatever DynamoDB's number range or nesting limits), `seen` (packed message-id hashes),
+ * `version`, `expiresAt` (TTL) and `updatedAt`.
+ */
+export class DynamoDbProfileStore implements ProfileStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getMany(profileIds: readonly string[]): Promise<Map<string, ProfileRecord>> {
+    const found = new Map<string, ProfileRecord>();
+    for (let i = 0; i < profileIds.length; i += BATCH_GET_LIMIT) {
+      let keys: Record<string, AttributeValue>[] = profileIds.slice(i, i + BATCH_GET_LIMIT).map((id) => ({ [PK]: { S: id } }));
+      await retryUntilDone(`BatchGetItem on ${this.tableName}`, async () => {
+        const out = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) found.set(item[PK].S as string, fromItem(item));
+        keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+        return keys.length === 0;
+      });
+    }
+    return found;
+  }
+
+  async get(profileId: string): Promise<ProfileRecord | undefined> {
+    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { [PK]: { S: profileId } }, ConsistentRead: true }));
+    return out.Item ? fromItem(out.Item) : undefined;
+  }
+
+  async put(record: ProfileRecord, expectedVersion: number | undefined): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toItem(record),
+          ...(expectedVersion === undefined
+            ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PK } }
+            : {
+                ConditionExpression: '#version = :expected',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':expected': { N: String(expectedVersion) } },
+              }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+}
+
+function toItem(record: ProfileRecord): Record<string, AttributeValue> {
+  return {
+    [PK]: { S: record.state.profileId },
+    profile: { S: JSON.stringify(record.state) },
+    // DynamoDB rejects empty binary values.
+    ...(record.seen.byteLength > 0 ? { seen: { B: record.seen } } : {}),
+    version: { N: String(record.version) },
+    [TTL_ATTRIBUTE]: { N: String(record.expiresAt) },
+    updatedAt: { N: String(record.updatedAt) },
+  };
+}
+
+function fromItem(item: Record<string, AttributeValue>): ProfileRecord {
+  return {
+    state: JSON.parse(item.profile.S as string),
+    seen: item.seen?.B ?? new Uint8Array(),
+    version: Number(item.version.N),
+    expiresAt: Number(item[TTL_ATTRIBUTE].N),
+    updatedAt: Number(item.updatedAt.N),
+  };
+}

@@ -1,0 +1,83 @@
+import { DEFAULT_PROFILE_SETTINGS, ProfileSettings } from '../lambdas/shared/domain/settings';
+
+/**
+ * Deployment settings, read from CDK context: `cdk deploy -c knownTtlDays=365 -c processorBatchSize=1000`
+ * (or a `context` block in cdk.json). Every setting has a default; invalid values stop the synth with a message.
+ */
+export interface PlatformConfig {
+  profiles: ProfileSettings;
+  processor: {
+    /** Records per processor invocation (Lambda allows up to 10,000). @default 500 */
+    batchSize: number;
+    /** How long Lambda may wait to fill a batch; larger batches coalesce more writes, at some latency. @default 1 */
+    maxBatchingWindowSeconds: number;
+    /** Retries of a failing batch before its records go to the failure queue. @default 10 */
+    retryAttempts: number;
+    /** Records older than this go to the failure queue instead of being retried. @default 6 */
+    maxRecordAgeHours: number;
+  };
+  /** Hours the stream keeps records (24 to 8760). @default 24 */
+  streamRetentionHours: number;
+  api: {
+    /** API Gateway stage; part of the URL. @default 'prod' */
+    stageName: string;
+    /** Steady-state requests per second across the API. @default 1000 */
+    throttlingRateLimit: number;
+    /** Burst of requests above the steady rate. @default 2000 */
+    throttlingBurstLimit: number;
+  };
+  /** Days function and API logs are kept. @default 30 */
+  logRetentionDays: number;
+  /** Delete tables with the stack (`cdk destroy`). Off by default: profiles survive a stack deletion. @default false */
+  destroyData: boolean;
+}
+
+export const DEFAULT_CONFIG: PlatformConfig = {
+  profiles: DEFAULT_PROFILE_SETTINGS,
+  processor: { batchSize: 500, maxBatchingWindowSeconds: 1, retryAttempts: 10, maxRecordAgeHours: 6 },
+  streamRetentionHours: 24,
+  api: { stageName: 'prod', throttlingRateLimit: 1000, throttlingBurstLimit: 2000 },
+  logRetentionDays: 30,
+  destroyData: false,
+};
+
+/** Reads the configuration from context values (strings from `-c`, or JSON values from cdk.json). */
+export function loadConfig(context: (key: string) => unknown): PlatformConfig {
+  const d = DEFAULT_CONFIG;
+  const num = (key: string, fallback: number, min: number, max: number, integer = true): number => {
+    const raw = context(key);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      throw new Error(`Context value ${key}=${JSON.stringify(raw)} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    }
+    return value;
+  };
+  const stageName = String(context('apiStageName') ?? d.api.stageName);
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(stageName)) throw new Error(`Context value apiStageName="${stageName}" must be letters, digits or _`);
+  const destroyData = context('destroyData');
+
+  return {
+    profiles: {
+      anonymousTtlDays: num('anonymousTtlDays', d.profiles.anonymousTtlDays, 1, 3650),
+      knownTtlDays: num('knownTtlDays', d.profiles.knownTtlDays, 1, 3650),
+      dedupWindowHours: num('dedupWindowHours', d.profiles.dedupWindowHours, 1, 24 * 90),
+      dedupMaxIds: num('dedupMaxIds', d.profiles.dedupMaxIds, 100, 20_000),
+      affinityHalfLifeDays: num('affinityHalfLifeDays', d.profiles.affinityHalfLifeDays, 0.01, 3650, false),
+    },
+    processor: {
+      batchSize: num('processorBatchSize', d.processor.batchSize, 1, 10_000),
+      maxBatchingWindowSeconds: num('processorBatchingWindowSeconds', d.processor.maxBatchingWindowSeconds, 0, 300),
+      retryAttempts: num('processorRetryAttempts', d.processor.retryAttempts, 0, 10_000),
+      maxRecordAgeHours: num('processorMaxRecordAgeHours', d.processor.maxRecordAgeHours, 1, 168),
+    },
+    streamRetentionHours: num('streamRetentionHours', d.streamRetentionHours, 24, 8760),
+    api: {
+      stageName,
+      throttlingRateLimit: num('apiThrottlingRateLimit', d.api.throttlingRateLimit, 1, 1_000_000),
+      throttlingBurstLimit: num('apiThrottlingBurstLimit', d.api.throttlingBurstLimit, 1, 1_000_000),
+    },
+    logRetentionDays: num('logRetentionDays', d.logRetentionDays, 1, 3653),
+    destroyData: destroyData === true || destroyData === 'true',
+  };
+}

@@ -1,0 +1,31 @@
+import { Duration } from 'aws-cdk-lib';
+import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/shared/env';
+import { HouseFunction } from './house-function';
+
+export interface IngestionProps {
+  stream: IStream;
+  writeKey: ISecret;
+  logRetentionDays: number;
+}
+
+/** The ingest function: validates and enriches Segment calls and puts them on the stream (PutRecords only). */
+export class Ingestion extends Construct {
+  readonly function: HouseFunction;
+
+  constructor(scope: Construct, id: string, props: IngestionProps) {
+    super(scope, id);
+    this.function = new HouseFunction(this, 'Ingest', {
+      entry: 'ingest/handler.ts',
+      serviceName: 'ingest',
+      description: 'Segment HTTP Tracking API: validate, enrich, put on the event stream',
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      logRetentionDays: props.logRetentionDays,
+    })
+      .bindStream(props.stream, ENV.eventStream, 'kinesis:PutRecords')
+      .bindSecret(props.writeKey, ENV.writeKeySecret);
+  }
+}

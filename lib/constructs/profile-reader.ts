@@ -1,0 +1,34 @@
+import { Duration } from 'aws-cdk-lib';
+import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { profileSettingsToEnv, ProfileSettings } from '../../lambdas/shared/domain/settings';
+import { ENV } from '../../lambdas/shared/env';
+import { HouseFunction } from './house-function';
+
+export interface ProfileReaderProps {
+  profiles: ITable;
+  adminKey: ISecret;
+  settings: ProfileSettings;
+  logRetentionDays: number;
+}
+
+/** `GET /v1/profiles/{userId}`: reads one profile (GetItem only), behind the admin key. */
+export class ProfileReader extends Construct {
+  readonly function: HouseFunction;
+
+  constructor(scope: Construct, id: string, props: ProfileReaderProps) {
+    super(scope, id);
+    this.function = new HouseFunction(this, 'Profiles', {
+      entry: 'profiles/handler.ts',
+      serviceName: 'profiles-api',
+      description: 'Profile reads for operators and back ends (admin key)',
+      memorySize: 256,
+      timeout: Duration.seconds(5),
+      logRetentionDays: props.logRetentionDays,
+      environment: profileSettingsToEnv(props.settings),
+    })
+      .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:GetItem')
+      .bindSecret(props.adminKey, ENV.adminKeySecret);
+  }
+}

@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { InvokeOutcome } from './lambda-host';
+import { LOCAL_ACCOUNT, LocalApi, LocalRoute } from './template-model';
+
+/** API Gateway's payload limit. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+type Invoke = (functionId: string, event: APIGatewayProxyEvent) => Promise<InvokeOutcome>;
+
+/**
+ * An HTTP server that does what API Gateway's REST API does with the template's routes: matches the
+ * resource (static segments before `{params}`), builds the proxy-integration event (path parameters still
+ * percent-encoded, bodies base64-encoded when every media type is binary), invokes the function and maps its
+ * result back, answering 502 when the function fails, as API Gateway does. Served at the root, without the
+ * stage prefix. Unknown routes get a plain 404 (API Gateway would say "Missing Authentication Token").
+ */
+export function createApiServer(api: LocalApi, invoke: Invoke, onError: (message: string) => void = () => {}): Server {
+  const routes = [...api.routes].sort((a, b) => specificity(b) - specificity(a));
+  return createServer((req, res) => {
+    handle(req, res).catch((error) => {
+      onError(`API request failed: ${(error as Error).stack ?? error}`);
+      if (!res.headersSent) send(res, 500, { message: 'Internal server error' });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const matches = routes.map((route) => ({ route, params: matchPath(route.resource, url.pathname) })).filter((m) => m.params !== undefined);
+    const match = matches.find((m) => m.route.method === method || m.route.method === 'ANY');
+    if (!match) {
+      req.resume();
+      const message = matches.length > 0 ? `Method ${method} not allowed on ${url.pathname}` : `No route ${method} ${url.pathname}`;
+      return send(res, matches.length > 0 ? 405 : 404, { message });
+    }
+    const body = await readBody(req);
+    if (body === undefined) return send(res, 413, { message: 'Request Too Long' });
+
+    const { route, params } = match;
+    if (route.mockHeaders) {
+      res.writeHead(route.mockStatus ?? 200, route.mockHeaders);
+      return void res.end();
+    }
+    const event = toProxyEvent(req, url, method, route, params as Record<string, string>, body, api);
+    const outcome = await invoke(route.functionId as string, event);
+    if (!outcome.ok) {
+      onError(`${route.resource}: ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
+      return send(res, outcome.error.errorType === 'Sandbox.Timedout' ? 504 : 502, { message: 'Internal server error' });
+    }
+    writeResult(res, outcome.result as APIGatewayProxyResult);
+  }
+
+  function send(res: ServerResponse, status: number, body: object): void {
+    res.writeHead(status, { 'Content-Type': 'application/json', ...api.gatewayResponseHeaders });
+    res.end(JSON.stringify(body));
+  }
+}
+
+function specificity(route: LocalRoute): number {
+  return route.resource.split('/').reduce((score, segment) => score * 2 + (segment.startsWith('{') ? 0 : 1), 1);
+}
+
+/** Path parameters if `path` matches the resource template; values stay percent-encoded, as in API Gateway. */
+function matchPath(resource: string, pathname: string): Record<string, string> | undefined {
+  const want = resource.split('/').filter(Boolean);
+  const got = pathname.split('/').filter(Boolean);
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    if (want[i].startsWith('{')) params[want[i].slice(1, -1)] = got[i];
+    else if (want[i] !== got[i]) return undefined;
+  }
+  return params;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function toProxyEvent(
+  req: IncomingMessage,
+  url: URL,
+  method: string,
+  route: LocalRoute,
+  pathParameters: Record<string, string>,
+  body: Buffer,
+  api: LocalApi,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const [name, value] = [req.rawHeaders[i], req.rawHeaders[i + 1]];
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [key, value] of url.searchParams) {
+    query[key] = value;
+    (multiQuery[key] ??= []).push(value);
+  }
+  const hasQuery = Object.keys(query).length > 0;
+  const requestId = randomUUID();
+  const binary = isBinary(req.headers['content-type'], api.binaryMediaTypes);
+  return {
+    resource: route.resource,
+    path: url.pathname,
+    httpMethod: method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+    pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
+    stageVariables: null,
+    body: body.length === 0 ? null : binary ? body.toString('base64') : body.toString('utf8'),
+    isBase64Encoded: body.length > 0 && binary,
+    requestContext: {
+      accountId: LOCAL_ACCOUNT,
+      apiId: 'local',
+      authorizer: null,
+      httpMethod: method,
+      identity: {
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: req.headers['user-agent'] ?? null,
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        user: null,
+        userArn: null,
+      },
+      path: `/${api.stageName}${url.pathname}`,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId,
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: route.resource,
+      stage: api.stageName,
+    },
+  };
+}
+
+/** Whether API Gateway would base64-encode a body of this content type (`type/subtype` patterns, `*` wildcards). */
+function isBinary(contentType: string | undefined, binaryMediaTypes: string[]): boolean {
+  const [type, subtype] = (contentType ?? '').split(';')[0].trim().toLowerCase().split('/');
+  return binaryMediaTypes.some((pattern) => {
+    const [t, s] = pattern.toLowerCase().split('/');
+    return (t === '*' || t === type) && (s === '*' || s === subtype);
+  });
+}
+
+function writeResult(res: ServerResponse, result: APIGatewayProxyResult | null): void {
+  if (!result || typeof result.statusCode !== 'number') {
+    res.writeHead(502, { 'Content-Type': 'application/json' });
+    return void res.end(JSON.stringify({ message: 'Internal server error' }));
+  }
+  const headers: Record<string, string | string[]> = { ...(result.multiValueHeaders as Record<string, string[]>) };
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  res.writeHead(result.statusCode, headers);
+  res.end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''));
+}

@@ -1,0 +1,74 @@
+import * as fs from 'node:fs';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import dynalite from 'dynalite';
+import kinesalite from 'kinesalite';
+
+/**
+ * The AWS services the functions use, emulated in-process on loopback: DynamoDB (dynalite) and Kinesis
+ * (kinesalite) speak the real wire protocols and persist under `dataDir`; Secrets Manager is a minimal
+ * GetSecretValue endpoint serving the local credentials.
+ */
+export interface Emulators {
+  endpoints: { dynamodb: string; kinesis: string; secretsManager: string };
+  close(): Promise<void>;
+}
+
+/** Secret values by id (name or ARN). */
+export type SecretValues = Map<string, string>;
+
+export async function startEmulators(dataDir: string, secrets: SecretValues): Promise<Emulators> {
+  const dynamoDir = path.join(dataDir, 'dynamodb');
+  const kinesisDir = path.join(dataDir, 'kinesis');
+  fs.mkdirSync(dynamoDir, { recursive: true });
+  fs.mkdirSync(kinesisDir, { recursive: true });
+
+  const servers = [
+    dynalite({ path: dynamoDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }),
+    kinesalite({ path: kinesisDir, createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 }),
+    secretsManagerStub(secrets),
+  ];
+  const [dynamodb, kinesis, secretsManager] = await Promise.all(servers.map((server) => listen(server)));
+  return {
+    endpoints: { dynamodb, kinesis, secretsManager },
+    close: async () => {
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    },
+  };
+}
+
+/** Starts `server` on a free loopback port and returns its URL. */
+export function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(`http://${host}:${(server.address() as AddressInfo).port}`));
+  });
+}
+
+/** Secrets Manager's GetSecretValue (AWS JSON 1.1 protocol); every other action is refused. */
+function secretsManagerStub(secrets: SecretValues): Server {
+  return createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const reply = (status: number, payload: object) => {
+        res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify(payload));
+      };
+      const target = String(req.headers['x-amz-target'] ?? '');
+      if (target !== 'secretsmanager.GetSecretValue') {
+        return reply(400, { __type: 'InvalidRequestException', message: `The local Secrets Manager only supports GetSecretValue, not ${target}` });
+      }
+      let secretId = '';
+      try {
+        secretId = JSON.parse(body).SecretId ?? '';
+      } catch {
+        return reply(400, { __type: 'InvalidRequestException', message: 'Malformed request body' });
+      }
+      const value = secrets.get(secretId);
+      if (value === undefined) return reply(400, { __type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret: ${secretId}` });
+      return reply(200, { ARN: secretId, Name: secretId.split(':').pop(), SecretString: value, VersionId: 'local', VersionStages: ['AWSCURRENT'], CreatedDate: 0 });
+    });
+  });
+}

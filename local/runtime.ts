@@ -1,0 +1,175 @@
+import * as fs from 'node:fs';
+import type { Server } from 'node:http';
+import * as path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ENV } from '../lambdas/shared/env';
+import { createApiServer } from './api-gateway';
+import { Emulators, listen, startEmulators } from './emulators';
+import { CheckpointStore, KinesisEventSource, OnFailureRecord } from './kinesis-event-source';
+import { LambdaHost } from './lambda-host';
+import { provision } from './provision';
+import { synthesizeForLocal } from './synth';
+import { LOCAL_ACCOUNT, LOCAL_REGION, LocalModel } from './template-model';
+import { TtlSweeper } from './ttl-sweeper';
+
+export interface LocalRuntimeOptions {
+  /** Where tables, streams, checkpoints and failure records persist. */
+  dataDir: string;
+  /** Start with an empty `dataDir`. */
+  fresh?: boolean;
+  /** API port; 0 picks a free one. @default 3000 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** Credentials the local Secrets Manager serves to the functions. */
+  writeKey: string;
+  adminKey: string;
+  /** Shards of each local stream (on-demand streams have no shard count in the template). @default 2 */
+  shardCount?: number;
+  /** @default 200 */
+  pollIntervalMs?: number;
+  /** First delay before an event source mapping retries a failed batch. @default 500 */
+  retryBaseDelayMs?: number;
+  /** How often expired items are deleted. @default 60000 */
+  ttlSweepIntervalMs?: number;
+  /** Powertools log level of the functions. @default 'INFO' */
+  logLevel?: string;
+  /** CDK context values, as `cdk deploy -c key=value` would pass them. */
+  context?: Record<string, unknown>;
+  log?: (message: string) => void;
+}
+
+export interface LocalRuntime {
+  url: string;
+  endpoints: Emulators['endpoints'];
+  model: LocalModel;
+  template: Record<string, unknown>;
+  lambdas: LambdaHost;
+  ttl: TtlSweeper;
+  /** On-failure destinations: one JSON-lines file per queue of the template. */
+  failureFile(queueLogicalId: string): string;
+  stop(): Promise<void>;
+}
+
+/** Secrets the functions read, by the environment variable that names them. */
+function credentialsByEnv(options: LocalRuntimeOptions): Record<string, string> {
+  return { [ENV.writeKeySecret]: options.writeKey, [ENV.adminKeySecret]: options.adminKey };
+}
+
+/**
+ * Runs the synthesized stack on this machine: emulators for DynamoDB, Kinesis and Secrets Manager, the
+ * functions' Lambda bundles in worker threads, the API on loopback, one poller per event source mapping,
+ * and a TTL sweeper. Handlers reach the emulators through `AWS_ENDPOINT_URL_*` only.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const log = options.log ?? ((message: string) => console.error(message));
+  if (options.fresh) fs.rmSync(options.dataDir, { recursive: true, force: true });
+  fs.mkdirSync(options.dataDir, { recursive: true });
+
+  const { model, template } = synthesizeForLocal(options.context);
+  const secretValues = secretsFor(model, options);
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => log(`Shutdown step failed: ${error}`));
+    cleanups.length = 0;
+  };
+  try {
+    const emulators = await startEmulators(options.dataDir, secretValues);
+    cleanups.push(() => emulators.close());
+    const clientConfig = { region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.endpoints.dynamodb });
+    const kinesis = new KinesisClient({ ...clientConfig, endpoint: emulators.endpoints.kinesis, requestHandler: new NodeHttpHandler() });
+    cleanups.push(async () => {
+      dynamodb.destroy();
+      kinesis.destroy();
+    });
+    await provision(model, dynamodb, kinesis, options.shardCount ?? 2);
+
+    const lambdas = new LambdaHost(model.functions, {
+      PATH: process.env.PATH ?? '',
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: emulators.endpoints.dynamodb,
+      AWS_ENDPOINT_URL_KINESIS: emulators.endpoints.kinesis,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: emulators.endpoints.secretsManager,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'INFO',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    });
+    cleanups.push(() => lambdas.close());
+
+    const failureFile = (queueId: string) => path.join(options.dataDir, 'failures', `${model.queues.find((q) => q.logicalId === queueId)?.name ?? queueId}.jsonl`);
+    const checkpoints = new CheckpointStore(path.join(options.dataDir, 'checkpoints.json'));
+    for (const mapping of model.mappings) {
+      const fn = model.functions.find((f) => f.logicalId === mapping.functionId);
+      const source = new KinesisEventSource({
+        mapping,
+        stream: model.streams.find((s) => s.logicalId === mapping.streamId) as LocalModel['streams'][number],
+        kinesis,
+        invoke: (event) => lambdas.invoke(mapping.functionId, event),
+        checkpoints,
+        ...(mapping.onFailureId ? { onFailure: appendTo(failureFile(mapping.onFailureId)) } : {}),
+        functionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${fn?.name}`,
+        pollIntervalMs: options.pollIntervalMs ?? 200,
+        retryBaseDelayMs: options.retryBaseDelayMs ?? 500,
+        log,
+      });
+      await source.start();
+      cleanups.push(() => source.stop());
+    }
+
+    const ttl = new TtlSweeper(dynamodb, model.tables);
+    ttl.start(options.ttlSweepIntervalMs ?? 60_000, log);
+    cleanups.push(() => ttl.stop());
+
+    let url = '';
+    if (model.api) {
+      const server = createApiServer(model.api, (functionId, event) => lambdas.invoke(functionId, event), log);
+      url = await listen(server, options.port ?? 3000, options.host ?? '127.0.0.1').catch((error) => {
+        throw error.code === 'EADDRINUSE' ? new Error(`Port ${options.port ?? 3000} is in use: set PORT or pass --port`) : error;
+      });
+      cleanups.push(() => closeServer(server));
+    }
+
+    return { url, endpoints: emulators.endpoints, model, template, lambdas, ttl, failureFile, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The value of every secret some function reads, by ARN and by name. */
+function secretsFor(model: LocalModel, options: LocalRuntimeOptions): Map<string, string> {
+  const byEnv = credentialsByEnv(options);
+  const values = new Map<string, string>();
+  for (const fn of model.functions) {
+    for (const [name, value] of Object.entries(fn.environment)) {
+      const secret = model.secrets.find((s) => s.arn === value);
+      if (!secret) continue;
+      if (byEnv[name] === undefined) throw new Error(`The local runtime has no value for the secret ${secret.name} (read through ${name})`);
+      const json = JSON.stringify({ key: byEnv[name] });
+      values.set(secret.arn, json).set(secret.name, json);
+    }
+  }
+  return values;
+}
+
+function appendTo(file: string): (record: OnFailureRecord) => Promise<void> {
+  return async (record) => {
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.appendFile(file, `${JSON.stringify(record)}\n`);
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,259 @@
+import * as path from 'node:path';
+
+/**
+ * The local runtime's view of the synthesized CloudFormation template. Everything the local runtime
+ * creates or runs is read from here (tables, streams, secrets, functions with their environment, event
+ * source mappings, API routes), so local and deployed can only differ where an emulator does.
+ */
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface LocalTable {
+  logicalId: string;
+  name: string;
+  keySchema: Array<{ AttributeName: string; KeyType: 'HASH' | 'RANGE' }>;
+  attributeDefinitions: Array<{ AttributeName: string; AttributeType: 'S' | 'N' | 'B' }>;
+  ttlAttribute?: string;
+}
+
+export interface LocalStream {
+  logicalId: string;
+  name: string;
+  arn: string;
+  retentionHours: number;
+}
+
+export interface LocalSecret {
+  logicalId: string;
+  name: string;
+  arn: string;
+}
+
+export interface LocalFunction {
+  logicalId: string;
+  name: string;
+  /** The bundled file esbuild produced for Lambda (`<asset dir>/index.js`). */
+  modulePath: string;
+  handlerExport: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+  /** Environment exactly as in the template, with references resolved to local names. */
+  environment: Record<string, string>;
+}
+
+export interface LocalEventSourceMapping {
+  logicalId: string;
+  functionId: string;
+  streamId: string;
+  batchSize: number;
+  maxBatchingWindowSeconds: number;
+  bisectOnError: boolean;
+  maxRetryAttempts: number;
+  maxRecordAgeSeconds: number;
+  reportBatchItemFailures: boolean;
+  startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  /** Logical id of the on-failure destination (a queue), if any. */
+  onFailureId?: string;
+}
+
+export interface LocalRoute {
+  method: string;
+  /** Resource path as API Gateway names it, e.g. `/v1/profiles/{userId}`. */
+  resource: string;
+  functionId?: string;
+  /** Static response headers of a MOCK integration (CORS preflight). */
+  mockHeaders?: Record<string, string>;
+  mockStatus?: number;
+}
+
+export interface LocalApi {
+  stageName: string;
+  /** Media types API Gateway passes to functions base64-encoded ("*\/*" matches all). */
+  binaryMediaTypes: string[];
+  routes: LocalRoute[];
+  /** Headers API Gateway adds to its own 4xx/5xx responses. */
+  gatewayResponseHeaders: Record<string, string>;
+}
+
+export interface LocalModel {
+  tables: LocalTable[];
+  streams: LocalStream[];
+  secrets: LocalSecret[];
+  queues: Array<{ logicalId: string; name: string }>;
+  functions: LocalFunction[];
+  mappings: LocalEventSourceMapping[];
+  api?: LocalApi;
+}
+
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_ACCOUNT = '000000000000';
+
+/** Reads the model out of a template; `assemblyDir` is where the bundled assets are. */
+export function modelFromTemplate(template: Json, assemblyDir: string): LocalModel {
+  const resources: Record<string, Json> = template.Resources ?? {};
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  const localName = (id: string) => nameFromPath(resources[id]?.Metadata?.['aws:cdk:path'], id);
+
+  const tables: LocalTable[] = ofType('AWS::DynamoDB::Table').map(([id, r]) => ({
+    logicalId: id,
+    name: r.Properties.TableName ?? localName(id),
+    keySchema: r.Properties.KeySchema,
+    attributeDefinitions: r.Properties.AttributeDefinitions,
+    ...(r.Properties.TimeToLiveSpecification?.Enabled ? { ttlAttribute: r.Properties.TimeToLiveSpecification.AttributeName } : {}),
+  }));
+  const streams: LocalStream[] = ofType('AWS::Kinesis::Stream').map(([id, r]) => {
+    const name = r.Properties.Name ?? localName(id);
+    return { logicalId: id, name, arn: `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stream/${name}`, retentionHours: r.Properties.RetentionPeriodHours ?? 24 };
+  });
+  const secrets: LocalSecret[] = ofType('AWS::SecretsManager::Secret').map(([id, r]) => {
+    const name = r.Properties.Name ?? localName(id);
+    return { logicalId: id, name, arn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${name}` };
+  });
+  const queues = ofType('AWS::SQS::Queue').map(([id, r]) => ({ logicalId: id, name: r.Properties.QueueName ?? localName(id) }));
+
+  /** What `Ref` and `Fn::GetAtt Arn` resolve to locally. */
+  const refs = new Map<string, string>();
+  const arns = new Map<string, string>();
+  for (const t of tables) {
+    refs.set(t.logicalId, t.name);
+    arns.set(t.logicalId, `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${t.name}`);
+  }
+  for (const s of streams) {
+    refs.set(s.logicalId, s.name);
+    arns.set(s.logicalId, s.arn);
+  }
+  for (const s of secrets) {
+    refs.set(s.logicalId, s.arn); // CloudFormation's Ref of a secret is its ARN
+    arns.set(s.logicalId, s.arn);
+  }
+  const resolve = (value: unknown, where: string): string => {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+    const v = value as Json;
+    if (v?.Ref && refs.has(v.Ref)) return refs.get(v.Ref) as string;
+    if (v?.['Fn::GetAtt']?.[1] === 'Arn' && arns.has(v['Fn::GetAtt'][0])) return arns.get(v['Fn::GetAtt'][0]) as string;
+    throw new Error(`The local runtime cannot resolve ${JSON.stringify(value)} in ${where}`);
+  };
+
+  const functions: LocalFunction[] = ofType('AWS::Lambda::Function').map(([id, r]) => {
+    const assetDir = r.Metadata?.['aws:asset:path'];
+    if (!assetDir) throw new Error(`Function ${id} has no aws:asset:path metadata: synthesize with asset metadata enabled`);
+    const [file, handlerExport] = splitHandler(r.Properties.Handler);
+    const variables: Record<string, unknown> = r.Properties.Environment?.Variables ?? {};
+    return {
+      logicalId: id,
+      name: localName(id),
+      modulePath: path.join(assemblyDir, assetDir, `${file}.js`),
+      handlerExport,
+      timeoutSeconds: r.Properties.Timeout ?? 3,
+      memoryMb: r.Properties.MemorySize ?? 128,
+      environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolve(v, `${id} environment ${k}`)])),
+    };
+  });
+
+  const mappings: LocalEventSourceMapping[] = ofType('AWS::Lambda::EventSourceMapping').map(([id, r]) => {
+    const p = r.Properties;
+    const streamId = p.EventSourceArn?.['Fn::GetAtt']?.[0];
+    if (!streams.some((s) => s.logicalId === streamId)) throw new Error(`Event source mapping ${id}: only Kinesis streams of this template are emulated`);
+    return {
+      logicalId: id,
+      functionId: p.FunctionName.Ref,
+      streamId,
+      batchSize: p.BatchSize ?? 100,
+      maxBatchingWindowSeconds: p.MaximumBatchingWindowInSeconds ?? 0,
+      bisectOnError: p.BisectBatchOnFunctionError === true,
+      maxRetryAttempts: p.MaximumRetryAttempts ?? -1,
+      maxRecordAgeSeconds: p.MaximumRecordAgeInSeconds ?? -1,
+      reportBatchItemFailures: (p.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
+      startingPosition: p.StartingPosition,
+      ...(p.DestinationConfig?.OnFailure?.Destination ? { onFailureId: p.DestinationConfig.OnFailure.Destination['Fn::GetAtt']?.[0] } : {}),
+    };
+  });
+
+  return { tables, streams, secrets, queues, functions, mappings, api: apiFromResources(resources) };
+}
+
+function apiFromResources(resources: Record<string, Json>): LocalApi | undefined {
+  const entries = Object.entries(resources);
+  const apis = entries.filter(([, r]) => r.Type === 'AWS::ApiGateway::RestApi');
+  if (apis.length === 0) return undefined;
+  if (apis.length > 1) throw new Error('The local runtime serves one REST API per stack');
+  const [apiId, api] = apis[0];
+
+  const pathOf = (resourceRef: Json): string => {
+    if (resourceRef?.['Fn::GetAtt']?.[0] === apiId) return '';
+    const resource = resources[resourceRef?.Ref];
+    if (!resource || resource.Type !== 'AWS::ApiGateway::Resource') throw new Error(`Unknown API resource ${JSON.stringify(resourceRef)}`);
+    return `${pathOf(resource.Properties.ParentId)}/${resource.Properties.PathPart}`;
+  };
+
+  const routes: LocalRoute[] = entries
+    .filter(([, r]) => r.Type === 'AWS::ApiGateway::Method')
+    .map(([, r]) => {
+      const p = r.Properties;
+      const route: LocalRoute = { method: p.HttpMethod, resource: pathOf(p.ResourceId) || '/' };
+      const integration = p.Integration ?? {};
+      if (integration.Type === 'AWS_PROXY') {
+        route.functionId = findFunctionRef(integration.Uri, resources);
+      } else if (integration.Type === 'MOCK') {
+        const response = integration.IntegrationResponses?.[0] ?? {};
+        route.mockStatus = Number(response.StatusCode ?? 200);
+        route.mockHeaders = staticHeaders(response.ResponseParameters, 'method.response.header.');
+      }
+      return route;
+    });
+
+  const stage = entries.find(([, r]) => r.Type === 'AWS::ApiGateway::Stage')?.[1];
+  const gatewayResponseHeaders = Object.assign(
+    {},
+    ...entries
+      .filter(([, r]) => r.Type === 'AWS::ApiGateway::GatewayResponse')
+      .map(([, r]) => staticHeaders(r.Properties.ResponseParameters, 'gatewayresponse.header.')),
+  );
+  return {
+    stageName: stage?.Properties?.StageName ?? 'prod',
+    binaryMediaTypes: (api.Properties.BinaryMediaTypes ?? []).map((t: string) => t.replace('~1', '/')),
+    routes,
+    gatewayResponseHeaders,
+  };
+}
+
+/** The function an AWS_PROXY integration URI invokes (a `Fn::GetAtt [fn, Arn]` inside its `Fn::Join`). */
+function findFunctionRef(uri: unknown, resources: Record<string, Json>): string {
+  const found: string[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const getAtt = (v as Json)['Fn::GetAtt'];
+      if (getAtt && resources[getAtt[0]]?.Type === 'AWS::Lambda::Function') found.push(getAtt[0]);
+      Object.values(v).forEach(walk);
+    }
+  };
+  walk(uri);
+  if (found.length !== 1) throw new Error(`Cannot tell which function the integration ${JSON.stringify(uri)} invokes`);
+  return found[0];
+}
+
+/** `{ "method.response.header.X": "'value'" }` → `{ X: "value" }` (static values only). */
+function staticHeaders(parameters: Record<string, unknown> | undefined, prefix: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parameters ?? {})) {
+    if (key.startsWith(prefix) && typeof value === 'string' && /^'.*'$/.test(value)) headers[key.slice(prefix.length)] = value.slice(1, -1);
+  }
+  return headers;
+}
+
+function splitHandler(handler: string): [string, string] {
+  const dot = handler.lastIndexOf('.');
+  return [handler.slice(0, dot), handler.slice(dot + 1)];
+}
+
+/** `Personalization/ProfileStore/Profiles/Resource` → `Personalization-ProfileStore-Profiles`. */
+function nameFromPath(cdkPath: string | undefined, fallback: string): string {
+  if (!cdkPath) return fallback;
+  return cdkPath
+    .split('/')
+    .filter((part) => part !== 'Resource' && part !== 'Default')
+    .join('-')
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .slice(0, 200);
+}

@@ -1,0 +1,65 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { LocalRuntime, LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+
+export const WRITE_KEY = 'test-write-key';
+export const ADMIN_KEY = 'test-admin-key';
+
+/** A local runtime on a free port with a temporary data directory, quiet and quick to retry. */
+export async function startTestRuntime(overrides: Partial<LocalRuntimeOptions> = {}): Promise<LocalRuntime & { dataDir: string }> {
+  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'personalization-it-'));
+  const runtime = await startLocalRuntime({
+    dataDir,
+    port: 0,
+    writeKey: WRITE_KEY,
+    adminKey: ADMIN_KEY,
+    pollIntervalMs: 50,
+    retryBaseDelayMs: 20,
+    logLevel: 'CRITICAL',
+    log: () => {},
+    ...overrides,
+  });
+  return { ...runtime, dataDir };
+}
+
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+export const dynamoDbAt = (endpoint: string) => new DynamoDBClient({ region: 'us-east-1', endpoint, credentials });
+export const kinesisAt = (endpoint: string) => new KinesisClient({ region: 'us-east-1', endpoint, credentials, requestHandler: new NodeHttpHandler() });
+
+export const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+
+/** POSTs JSON (or a raw body) to the runtime. */
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: basic(WRITE_KEY), ...headers },
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+export async function getProfile(baseUrl: string, id: string, query = ''): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${baseUrl}/v1/profiles/${encodeURIComponent(id)}${query}`, { headers: { Authorization: basic(ADMIN_KEY) } });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Polls `check` until it returns a value (not undefined) or the timeout passes. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+}
