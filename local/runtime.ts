@@ -68,10 +68,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   if (options.fresh) fs.rmSync(options.dataDir, { recursive: true, force: true });
   fs.mkdirSync(options.dataDir, { recursive: true });
 
-  const { model, template } = synthesizeForLocal(options.context);
+  const { model, template, assemblyDir } = synthesizeForLocal(options.context);
   const secretValues = secretsFor(model, options);
 
-  const cleanups: Array<() => Promise<void>> = [];
+  const cleanups: Array<() => Promise<void>> = [async () => fs.rmSync(assemblyDir, { recursive: true, force: true })];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => log(`Shutdown step failed: ${error}`));
     cleanups.length = 0;

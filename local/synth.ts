@@ -1,19 +1,21 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { definePlatform } from '../lib/platform';
+import { cdkJsonContext, definePlatform } from '../lib/platform';
 import { LocalModel, modelFromTemplate } from './template-model';
 
 export const PROJECT_ROOT = path.join(__dirname, '..');
 /**
- * Where the local runtime synthesizes to. It must sit inside the project: the bundles leave the AWS SDK
- * external (Lambda provides it), and Node resolves it from the project's node_modules above this directory.
+ * Where local runtimes synthesize to, one directory per runtime. It must sit inside the project: the
+ * bundles leave the AWS SDK external (Lambda provides it), and Node resolves it from the project's
+ * node_modules above this directory.
  */
-export const LOCAL_ASSEMBLY_DIR = path.join(PROJECT_ROOT, 'node_modules', '.cache', 'personalization-local', 'cdk.out');
+const ASSEMBLIES_DIR = path.join(PROJECT_ROOT, 'node_modules', '.cache', 'personalization-local');
 
 export interface Synthesized {
   template: Record<string, unknown>;
   model: LocalModel;
+  /** This runtime's cloud assembly; remove it when the runtime stops. */
   assemblyDir: string;
 }
 
@@ -21,15 +23,34 @@ export interface Synthesized {
  * Synthesizes the stack the way `cdk synth` does (same stack definition, same cdk.json feature flags, the
  * functions bundled by esbuild) and reads the local model out of the template.
  */
-export function synthesizeForLocal(context: Record<string, unknown> = {}, outdir = LOCAL_ASSEMBLY_DIR): Synthesized {
-  const cdkJson = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8'));
-  fs.rmSync(outdir, { recursive: true, force: true });
+export function synthesizeForLocal(context: Record<string, unknown> = {}): Synthesized {
+  removeAbandonedAssemblies();
+  fs.mkdirSync(ASSEMBLIES_DIR, { recursive: true });
+  const outdir = fs.mkdtempSync(path.join(ASSEMBLIES_DIR, `${process.pid}-`));
   const app = new App({
     outdir,
-    context: { ...cdkJson.context, ...context, 'aws:cdk:enable-asset-metadata': true, 'aws:cdk:enable-path-metadata': true },
+    context: { ...cdkJsonContext(), ...context, 'aws:cdk:enable-asset-metadata': true, 'aws:cdk:enable-path-metadata': true },
   });
   const stack = definePlatform(app);
   const assembly = app.synth();
   const template = assembly.getStackArtifact(stack.artifactId).template;
   return { template, model: modelFromTemplate(template, outdir), assemblyDir: outdir };
+}
+
+/** Removes the assemblies of runtimes whose process is gone (a crash leaves its directory behind). */
+function removeAbandonedAssemblies(): void {
+  if (!fs.existsSync(ASSEMBLIES_DIR)) return;
+  for (const entry of fs.readdirSync(ASSEMBLIES_DIR)) {
+    const pid = Number(entry.split('-')[0]);
+    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) fs.rmSync(path.join(ASSEMBLIES_DIR, entry), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -1,0 +1,56 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { cdkJsonContext, definePlatform } from '../../lib/platform';
+import { PersonalizationStack } from '../../lib/personalization-stack';
+
+interface Report {
+  pluginReports: Array<{ pluginName: string; violations: Array<{ ruleName: string; severity: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
+}
+
+/** Synthesizes with cdk-nag's AwsSolutions pack, as `cdk synth` does; returns whether synth failed and the report. */
+function synthWithNag(change: (stack: PersonalizationStack) => void = () => {}): { failed: boolean; report: Report } {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nag-'));
+  const app = new App({ outdir, context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+  change(definePlatform(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  let failed = false;
+  try {
+    app.synth();
+  } catch (error) {
+    if (!/validation ?failed/i.test(`${(error as Error).name} ${(error as Error).message}`)) throw error;
+    failed = true;
+  }
+  return { failed, report: JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) };
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  it('finds nothing unacknowledged in the stack', () => {
+    const { failed, report } = synthWithNag();
+    const findings = report.pluginReports.flatMap((r) => r.violations.map((v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`));
+    expect(findings).toEqual([]);
+    expect(failed).toBe(false);
+  });
+
+  it('would catch a violation (the check is live)', () => {
+    const { failed, report } = synthWithNag((stack) => new Queue(stack, 'Plaintext', { encryption: QueueEncryption.UNENCRYPTED }));
+    expect(failed).toBe(true);
+    const rules = report.pluginReports.flatMap((r) => r.violations.map((v) => v.ruleName));
+    expect(rules).toContain('AwsSolutions-SQS2');
+  });
+
+  it('gives every acknowledgement a reason', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = definePlatform(app);
+    // Recorded as { "Annotation::<rule id>": "<reason>" } on each acknowledging construct.
+    const acknowledgements = stack.node
+      .findAll()
+      .flatMap((construct) => construct.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ id: id.replace(/^annotation::/i, ''), reason })));
+    expect(acknowledgements.map((a) => a.id)).toEqual(expect.arrayContaining(['AwsSolutions-APIG4', 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-SMG4']));
+    for (const ack of acknowledgements) expect(ack.reason.length).toBeGreaterThan(30);
+  });
+});

@@ -1,0 +1,214 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ROUTES } from '../../lambdas/shared/domain/ingestion';
+import { ENV, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { loadConfig } from '../../lib/config';
+import { cdkJsonContext, definePlatform } from '../../lib/platform';
+
+/** Synthesizes the stack as `cdk synth` does (cdk.json feature flags), without bundling the functions. */
+function synth(context: Record<string, unknown> = {}) {
+  const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
+  const stack = definePlatform(app);
+  return { stack, template: Template.fromStack(stack) };
+}
+
+const { stack, template } = synth();
+const resources = (type: string) => template.findResources(type);
+const logicalIdOf = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+const fnId = (name: 'ingestion' | 'processor' | 'profileReader') => logicalIdOf(stack[name].function.fn);
+
+describe('event stream', () => {
+  it('is on-demand and encrypted at rest', () => {
+    template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+      RetentionPeriodHours: 24,
+    });
+  });
+});
+
+describe('profile processor event source mapping', () => {
+  it('never lets one poison record block a shard', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId('processor') },
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 6 * 3600,
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 1,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(stack.processor.failureQueue), 'Arn'] } } },
+    });
+  });
+
+  it('sends failures to an encrypted queue that refuses non-TLS requests', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('takes its failure settings from configuration', () => {
+    const custom = synth({ processorRetryAttempts: '3', processorMaxRecordAgeHours: '2', processorBatchSize: '1000' }).template;
+    custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 3, MaximumRecordAgeInSeconds: 7200, BatchSize: 1000 });
+  });
+});
+
+describe('tables', () => {
+  it('keep profiles with a TTL attribute, encryption and point-in-time recovery, retained on stack deletion', () => {
+    const tables = resources('AWS::DynamoDB::Table');
+    expect(Object.keys(tables)).toHaveLength(2);
+    for (const table of Object.values(tables)) {
+      expect(table.Properties).toMatchObject({
+        KeySchema: [{ AttributeName: PROFILES_KEY.partitionKey, KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      });
+      expect(table.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  it('are deleted with the stack only when asked', () => {
+    const tables = synth({ destroyData: 'true' }).template.findResources('AWS::DynamoDB::Table');
+    for (const table of Object.values(tables)) expect(table.DeletionPolicy).toBe('Delete');
+  });
+});
+
+describe('functions', () => {
+  it('run Node.js 22 on ARM64 with tracing, JSON logs and their own log group', () => {
+    const functions = Object.values(resources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+        Environment: { Variables: expect.objectContaining({ POWERTOOLS_SERVICE_NAME: expect.any(String), POWERTOOLS_METRICS_NAMESPACE: 'Personalization' }) },
+      });
+    }
+  });
+
+  it('receive the environment variable names the handlers read', () => {
+    const env = (id: string) => Object.keys(resources('AWS::Lambda::Function')[id].Properties.Environment.Variables);
+    expect(env(fnId('ingestion'))).toEqual(expect.arrayContaining([ENV.eventStream, ENV.writeKeySecret]));
+    expect(env(fnId('processor'))).toEqual(
+      expect.arrayContaining([ENV.profilesTable, ENV.badEventsTable, ENV.anonymousTtlDays, ENV.knownTtlDays, ENV.dedupWindowHours, ENV.dedupMaxIds, ENV.affinityHalfLifeDays]),
+    );
+    expect(env(fnId('profileReader'))).toEqual(expect.arrayContaining([ENV.profilesTable, ENV.adminKeySecret]));
+  });
+
+  it('pass the configured profile TTLs to the processor', () => {
+    const custom = synth({ anonymousTtlDays: '7', knownTtlDays: '100' }).template;
+    custom.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.anonymousTtlDays]: '7', [ENV.knownTtlDays]: '100' }) },
+    });
+  });
+});
+
+describe('least privilege', () => {
+  /** Every statement of the policies attached to a function's role, as [actions, resource] pairs. */
+  function grants(functionId: string): Array<[string[], unknown]> {
+    const roleRef = resources('AWS::Lambda::Function')[functionId].Properties.Role['Fn::GetAtt'][0];
+    const policies = Object.values(resources('AWS::IAM::Policy')).filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleRef));
+    const role = resources('AWS::IAM::Role')[roleRef];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined(); // no AWSLambdaBasicExecutionRole
+    return policies.flatMap((p) =>
+      p.Properties.PolicyDocument.Statement.map((s: { Action: string | string[]; Resource: unknown }) => [
+        [s.Action].flat().sort(),
+        Array.isArray(s.Resource) && s.Resource.length === 1 ? s.Resource[0] : s.Resource,
+      ]),
+    );
+  }
+  const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({ 'Fn::GetAtt': [logicalIdOf(construct), 'Arn'] });
+  const refOf = (construct: { node: { defaultChild?: unknown } }) => ({ Ref: logicalIdOf(construct) });
+  const xray: [string[], unknown] = [['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*'];
+  const logs = (fn: 'ingestion' | 'processor' | 'profileReader'): [string[], unknown] => [
+    ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    { 'Fn::GetAtt': [stack.getLogicalId(stack[fn].function.fn.logGroup.node.defaultChild as never), 'Arn'] },
+  ];
+
+  it('lets the ingest function put records on the stream and read the write key, nothing else', () => {
+    expect(grants(fnId('ingestion'))).toEqual(
+      expect.arrayContaining([xray, logs('ingestion'), [['kinesis:PutRecords'], arnOf(stack.events.stream)], [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(stack.credentials.writeKey)]]),
+    );
+    expect(grants(fnId('ingestion'))).toHaveLength(4);
+  });
+
+  it('lets the processor read and write profiles, write bad events, read the stream and send failures', () => {
+    const processorGrants = grants(fnId('processor'));
+    expect(processorGrants).toEqual(
+      expect.arrayContaining([
+        xray,
+        logs('processor'),
+        [['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.profiles)],
+        [['dynamodb:BatchWriteItem'], arnOf(stack.store.badEvents)],
+        [expect.arrayContaining(['sqs:SendMessage']), arnOf(stack.processor.failureQueue)],
+        [expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards']), arnOf(stack.events.stream)],
+      ]),
+    );
+    expect(processorGrants).toHaveLength(6);
+  });
+
+  it('lets the profile reader get one profile and read the admin key, nothing else', () => {
+    expect(grants(fnId('profileReader'))).toEqual(
+      expect.arrayContaining([xray, logs('profileReader'), [['dynamodb:GetItem'], arnOf(stack.store.profiles)], [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(stack.credentials.adminKey)]]),
+    );
+    expect(grants(fnId('profileReader'))).toHaveLength(4);
+  });
+
+  it('grants no wildcard action and no wildcard resource except for X-Ray', () => {
+    for (const id of [fnId('ingestion'), fnId('processor'), fnId('profileReader')]) {
+      for (const [actions, resource] of grants(id)) {
+        expect(actions.some((a) => a.includes('*'))).toBe(false);
+        if (resource === '*') expect(actions.every((a) => a.startsWith('xray:'))).toBe(true);
+      }
+    }
+  });
+});
+
+describe('API', () => {
+  const routes = () => {
+    const apiResources = resources('AWS::ApiGateway::Resource');
+    const pathOf = (ref: any): string => (ref.Ref ? `${pathOf(apiResources[ref.Ref].Properties.ParentId)}/${apiResources[ref.Ref].Properties.PathPart}` : '');
+    return Object.values(resources('AWS::ApiGateway::Method')).map((m) => ({
+      route: `${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId)}`,
+      integration: m.Properties.Integration.Type,
+      uri: JSON.stringify(m.Properties.Integration.Uri ?? ''),
+    }));
+  };
+
+  it('serves the Segment HTTP Tracking API routes and the one-letter routes of analytics.js on the ingest function', () => {
+    const ingestRoutes = routes().filter((r) => r.uri.includes(fnId('ingestion')));
+    expect(ingestRoutes.map((r) => r.route).sort()).toEqual(Object.keys(ROUTES).map((r) => `POST /v1/${r}`).sort());
+    for (const name of ['track', 'page', 'screen', 'identify', 'alias', 'group', 'batch', 't', 'p', 's', 'i', 'a', 'g', 'b']) expect(ROUTES[name]).toBeDefined();
+    expect(ingestRoutes.every((r) => r.integration === 'AWS_PROXY')).toBe(true);
+  });
+
+  it('serves profiles on their own function', () => {
+    expect(routes().filter((r) => r.uri.includes(fnId('profileReader'))).map((r) => r.route)).toEqual(['GET /v1/profiles/{userId}']);
+  });
+
+  it('passes bodies through unchanged (every media type binary), logs access and throttles', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'prod',
+      TracingEnabled: true,
+      AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }),
+      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000, LoggingLevel: 'ERROR' })],
+    });
+  });
+});
+
+describe('configuration', () => {
+  it('rejects invalid values with a clear message', () => {
+    const context = (values: Record<string, unknown>) => (key: string) => values[key];
+    expect(() => loadConfig(context({ knownTtlDays: 'forever' }))).toThrow('Context value knownTtlDays="forever" must be an integer from 1 to 3650');
+    expect(() => loadConfig(context({ processorBatchSize: '20000' }))).toThrow(/processorBatchSize/);
+    expect(() => loadConfig(context({ apiStageName: 'my stage' }))).toThrow(/apiStageName/);
+    expect(loadConfig(context({ affinityHalfLifeDays: '3.5' })).profiles.affinityHalfLifeDays).toBe(3.5);
+  });
+});

@@ -1,0 +1,121 @@
+import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { BAD_EVENTS_KEY, ENV, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import type { LocalRuntime } from '../../local/runtime';
+import { ADMIN_KEY, dynamoDbAt, kinesisAt, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
+
+/** The local runtime creates and runs what the synthesized template defines, and what the handlers expect. */
+
+jest.setTimeout(60_000);
+
+type Resource = { Type: string; Properties: Record<string, any> };
+let runtime: LocalRuntime;
+let resources: Array<[string, Resource]>;
+beforeAll(async () => {
+  runtime = await startTestRuntime();
+  resources = Object.entries((runtime.template as { Resources: Record<string, Resource> }).Resources);
+});
+afterAll(async () => {
+  await runtime?.stop();
+});
+const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+const localName = (logicalId: string) => {
+  const found = [...runtime.model.tables, ...runtime.model.streams].find((r) => r.logicalId === logicalId);
+  if (!found) throw new Error(`${logicalId} has no local counterpart`);
+  return found.name;
+};
+
+it('creates every table of the template with its key schema, and expires items by its TTL attribute', async () => {
+  const dynamodb = dynamoDbAt(runtime.endpoints.dynamodb);
+  const tables = ofType('AWS::DynamoDB::Table');
+  expect(tables).toHaveLength(2);
+  for (const [id, table] of tables) {
+    const described = await dynamodb.send(new DescribeTableCommand({ TableName: localName(id) }));
+    expect(described.Table?.KeySchema).toEqual(table.Properties.KeySchema);
+    expect(described.Table?.AttributeDefinitions).toEqual(table.Properties.AttributeDefinitions);
+
+    // The template's TTL attribute is the one that expires items locally (dynalite has no TTL of its own).
+    const ttlAttribute = table.Properties.TimeToLiveSpecification.AttributeName;
+    expect(ttlAttribute).toBe(TTL_ATTRIBUTE);
+    const key = { [table.Properties.KeySchema[0].AttributeName]: { S: `parity-${id}` } };
+    await dynamodb.send(new PutItemCommand({ TableName: localName(id), Item: { ...key, [ttlAttribute]: { N: String(Math.floor(Date.now() / 1000) - 5) } } }));
+    await runtime.ttl.sweep();
+    expect((await dynamodb.send(new GetItemCommand({ TableName: localName(id), Key: key }))).Item).toBeUndefined();
+  }
+  // …and the key schema is the one the handlers' stores use.
+  const keyNames = tables.map(([, t]) => t.Properties.KeySchema[0].AttributeName);
+  expect(keyNames).toEqual([PROFILES_KEY.partitionKey, BAD_EVENTS_KEY.partitionKey]);
+});
+
+it('creates every stream of the template with its retention', async () => {
+  const kinesis = kinesisAt(runtime.endpoints.kinesis);
+  const streams = ofType('AWS::Kinesis::Stream');
+  expect(streams).toHaveLength(1);
+  for (const [id, stream] of streams) {
+    const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: localName(id) }));
+    expect(summary.StreamDescriptionSummary?.StreamStatus).toBe('ACTIVE');
+    expect(summary.StreamDescriptionSummary?.RetentionPeriodHours).toBe(stream.Properties.RetentionPeriodHours);
+  }
+});
+
+it('gives each function exactly the template environment, resolved to local resources, and nothing from the host', async () => {
+  const functions = ofType('AWS::Lambda::Function');
+  expect(functions).toHaveLength(3);
+  const secrets = new SecretsManagerClient({ region: 'us-east-1', endpoint: runtime.endpoints.secretsManager, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+  const allNames = new Set<string>();
+  for (const [id, fn] of functions) {
+    const templateNames = Object.keys(fn.Properties.Environment.Variables).sort();
+    const local = runtime.lambdas.environmentOf(id);
+    for (const name of templateNames) allNames.add(name);
+    for (const name of templateNames) expect(local[name]).toBeDefined();
+    // The rest is what Lambda itself provides, plus the emulator endpoints and local-only switches.
+    const extra = Object.keys(local).filter((k) => !templateNames.includes(k));
+    for (const name of extra) expect(name).toMatch(/^(AWS_|_HANDLER$|PATH$|POWERTOOLS_(LOG_LEVEL|TRACE_ENABLED|METRICS_DISABLED)$)/);
+    expect(local.HOME).toBeUndefined();
+
+    for (const [name, value] of Object.entries(fn.Properties.Environment.Variables)) {
+      if (typeof value === 'object' && (value as { Ref?: string }).Ref) {
+        const target = resources.find(([rid]) => rid === (value as { Ref: string }).Ref)?.[1];
+        if (target?.Type === 'AWS::SecretsManager::Secret') {
+          const secret = await secrets.send(new GetSecretValueCommand({ SecretId: local[name] }));
+          expect(JSON.parse(secret.SecretString as string)).toEqual({ key: name === ENV.writeKeySecret ? WRITE_KEY : ADMIN_KEY });
+        } else {
+          expect(local[name]).toBe(localName((value as { Ref: string }).Ref));
+        }
+      } else {
+        expect(local[name]).toBe(String(value));
+      }
+    }
+  }
+  // Every variable a handler reads is set on some function.
+  for (const name of [ENV.profilesTable, ENV.badEventsTable, ENV.eventStream, ENV.writeKeySecret, ENV.adminKeySecret]) expect(allNames).toContain(name);
+});
+
+it('polls the stream with the event source mapping settings of the template', () => {
+  const [[id, esm]] = ofType('AWS::Lambda::EventSourceMapping');
+  const local = runtime.model.mappings.find((m) => m.logicalId === id);
+  expect(local).toEqual(
+    expect.objectContaining({
+      batchSize: esm.Properties.BatchSize,
+      maxBatchingWindowSeconds: esm.Properties.MaximumBatchingWindowInSeconds,
+      bisectOnError: esm.Properties.BisectBatchOnFunctionError,
+      maxRetryAttempts: esm.Properties.MaximumRetryAttempts,
+      maxRecordAgeSeconds: esm.Properties.MaximumRecordAgeInSeconds,
+      reportBatchItemFailures: true,
+      functionId: esm.Properties.FunctionName.Ref,
+    }),
+  );
+});
+
+it('serves every API method of the template', async () => {
+  const methods = ofType('AWS::ApiGateway::Method');
+  expect(methods.length).toBeGreaterThanOrEqual(29);
+  for (const route of runtime.model.api?.routes ?? []) {
+    const url = `${runtime.url}${route.resource.replace('{userId}', 'someone')}`;
+    const response = await fetch(url, { method: route.method, ...(route.method === 'POST' ? { body: '{}' } : {}) });
+    expect([route.method, route.resource, response.status]).not.toEqual([route.method, route.resource, 404]);
+    expect(response.status).toBeLessThan(500);
+  }
+  expect(runtime.model.api?.routes).toHaveLength(methods.length);
+});
