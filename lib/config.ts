@@ -62,7 +62,7 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
       anonymousTtlDays: num('anonymousTtlDays', d.profiles.anonymousTtlDays, 1, 3650),
       knownTtlDays: num('knownTtlDays', d.profiles.knownTtlDays, 1, 3650),
       dedupWindowHours: num('dedupWindowHours', d.profiles.dedupWindowHours, 1, 24 * 90),
-      dedupMaxIds: num('dedupMaxIds', d.profiles.dedupMaxIds, 100, 20_000),
+      dedupMaxIds: num('dedupMaxIds', d.profiles.dedupMaxIds, 100, 5000),
       affinityHalfLifeDays: num('affinityHalfLifeDays', d.profiles.affinityHalfLifeDays, 0.01, 3650, false),
     },
     processor: {

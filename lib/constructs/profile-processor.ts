@@ -36,7 +36,9 @@ export class ProfileProcessor extends Construct {
       entry: 'process/handler.ts',
       serviceName: 'profile-processor',
       description: 'Event stream to profiles: coalesced, idempotent, order-insensitive profile updates',
-      memorySize: 1024,
+      // 1,769 MB is one full vCPU: the processor is CPU-bound per write (SDK, JSON), and a shorter run at
+      // more memory costs about the same per event.
+      memorySize: 1769,
       timeout: Duration.seconds(60),
       logRetentionDays: props.logRetentionDays,
       environment: profileSettingsToEnv(props.settings),

@@ -75,7 +75,8 @@ function batchMessages(body: Record<string, unknown>): unknown[] {
   if (batch.length === 0) throw new RequestError(400, 'The "batch" array is empty');
   return batch.map((message) => {
     if (!isPlainObject(message)) return message;
-    const merged: Record<string, unknown> = { ...message };
+    const { writeKey: _writeKey, ...fields } = message; // a key sent inside an event is not stored either
+    const merged: Record<string, unknown> = fields;
     if (isPlainObject(context)) merged.context = { ...context, ...(isPlainObject(message.context) ? message.context : {}) };
     if (isPlainObject(integrations)) merged.integrations = { ...integrations, ...(isPlainObject(message.integrations) ? message.integrations : {}) };
     if (merged.sentAt === undefined && sentAt !== undefined) merged.sentAt = sentAt;

@@ -22,9 +22,10 @@ import { isPlainObject, jsonBytes } from './json';
  * - recent items and cart additions are the top N of a total order, which composes across batches;
  * - category affinity is kept relative to the newest event time seen, so it equals
  *   Σ weight·2^((t − t_max)/half-life) in any order (exact up to floating-point rounding).
- * Bounds keep the item small; where a bound is hit (more than `PROFILE_LIMITS.eventNames` event names,
- * `categories` categories or `cartLines` cart lines) the oldest or weakest entries are dropped, and only
- * there can two orders of the same events differ.
+ * Bounds keep the item small whatever the traffic: every collection is limited in entries (`PROFILE_LIMITS`) and
+ * in JSON bytes (`PROFILE_BYTE_BUDGETS`; bytes, not characters, since one character can take 6). A bounded
+ * collection keeps the longest prefix of its order that fits both limits, which composes across batches. Only
+ * where a bound is hit on event names, categories or cart lines can two orders of the same events differ.
  *
  * De-duplication (applying an event at most once) is not the reducer's job: see `profile-record.ts`.
  */
@@ -41,7 +42,23 @@ export const PROFILE_LIMITS = {
   cartLines: 50,
   cartAddsPerLine: 10,
   groups: 10,
-  contextStringLength: 256,
+  traitsPerGroup: 16,
+  contextStringLength: 128,
+} as const;
+
+/**
+ * JSON bytes each collection may take. With the ids (under 2 KB) and the de-duplication set (at most 60 KB),
+ * a profile item stays below about 260 KB, under DynamoDB's 400 KB limit.
+ */
+export const PROFILE_BYTE_BUDGETS = {
+  anonymousIds: 8 * 1024,
+  traits: 64 * 1024,
+  eventNames: 16 * 1024,
+  recentItems: 24 * 1024,
+  categories: 12 * 1024,
+  cartLines: 24 * 1024,
+  groups: 24 * 1024,
+  traitsPerGroup: 2 * 1024,
 } as const;
 
 /** Counter that absorbs event names beyond `PROFILE_LIMITS.eventNames`. */
@@ -157,8 +174,7 @@ function applyEvent(p: ProfileState, e: StreamEvent, halfLifeMs: number): void {
 }
 
 function applyTrack(p: ProfileState, name: string, properties: Record<string, unknown> | undefined, at: number, halfLifeMs: number): void {
-  if (own(p.events, name) !== undefined || Object.keys(p.events).length < PROFILE_LIMITS.eventNames) increment(p.events, name);
-  else increment(p.events, OTHER_EVENTS);
+  increment(p.events, own(p.events, name) !== undefined || admitsEventName(p.events, name) ? name : OTHER_EVENTS);
 
   const weight = own(INTERACTION_WEIGHTS, name);
   if (weight !== undefined) {
@@ -179,7 +195,10 @@ function applyTrack(p: ProfileState, name: string, properties: Record<string, un
 
 function applyOrder(p: ProfileState, properties: Record<string, unknown> | undefined, itemIds: string[], at: number): void {
   p.orders.count += 1;
-  p.orders.revenueUnits += Math.round(orderRevenue(properties) * REVENUE_SCALE);
+  // An amount beyond exact integer arithmetic (or Infinity, which JSON stores as null and so would wipe the
+  // total on the next write) is not a real order value: count the order, not its revenue.
+  const units = Math.round(orderRevenue(properties) * REVENUE_SCALE);
+  if (Number.isSafeInteger(units)) p.orders.revenueUnits += units;
   p.orders.firstAt = Math.min(p.orders.firstAt ?? at, at);
   p.orders.lastAt = Math.max(p.orders.lastAt ?? at, at);
   // An order empties the cart of what it bought; an order that lists no products empties the whole cart.
@@ -224,12 +243,23 @@ function mergeTraits(traits: Record<string, unknown>, stamps: Record<string, Sta
   }
 }
 
+/** A new event name gets its own counter while there is room in entries and bytes; later ones count as `(other)`. */
+function admitsEventName(events: Record<string, number>, name: string): boolean {
+  const names = Object.keys(events);
+  if (names.length >= PROFILE_LIMITS.eventNames) return false;
+  const bytes = names.reduce((sum, n) => sum + entryBytes(n, 0), 0);
+  return bytes + entryBytes(name, 0) <= PROFILE_BYTE_BUDGETS.eventNames;
+}
+
 function applyGroup(p: ProfileState, groupId: string, traits: Record<string, unknown>, stamp: Stamp): void {
   const current = own(p.groups, groupId);
   if (current === undefined || compareStamps(stamp, current.stamp) > 0) {
     const kept: Record<string, unknown> = {};
     mergeTraits(kept, {}, traits, stamp);
-    setOwn(p.groups, groupId, { stamp, traits: kept });
+    // One group call replaces the group's traits: keep the first ones by name within the group's bounds.
+    const entries = Object.entries(kept).sort((a, b) => cmp(a[0], b[0]));
+    const bounded = prefixWithin(entries, PROFILE_LIMITS.traitsPerGroup, PROFILE_BYTE_BUDGETS.traitsPerGroup, ([k, v]) => entryBytes(k, v));
+    setOwn(p.groups, groupId, { stamp, traits: Object.fromEntries(bounded) });
   }
 }
 
@@ -267,26 +297,45 @@ function pickStrings(source: unknown, keys: string[]): Record<string, string> | 
 
 const clip = (s: string) => s.slice(0, PROFILE_LIMITS.contextStringLength);
 
-/** Trims every collection to its bound. Each trim keeps the top N of a total order, so it composes across batches. */
+/** Trims every collection to its bounds, keeping the longest prefix of its order (so it composes across batches). */
 function enforceBounds(p: ProfileState): void {
-  p.anonymousIds = topEntries(p.anonymousIds, PROFILE_LIMITS.anonymousIds, (a, b) => b[1] - a[1] || cmp(a[0], b[0]));
+  p.anonymousIds = Object.fromEntries(
+    prefixWithin(
+      Object.entries(p.anonymousIds).sort((a, b) => b[1] - a[1] || cmp(a[0], b[0])),
+      PROFILE_LIMITS.anonymousIds,
+      PROFILE_BYTE_BUDGETS.anonymousIds,
+      ([id, at]) => entryBytes(id, at),
+    ),
+  );
 
-  const keptTraits = Object.entries(p.traitStamps)
-    .sort((a, b) => compareStamps(b[1], a[1]) || cmp(a[0], b[0]))
-    .slice(0, PROFILE_LIMITS.traits)
-    .map(([key]) => key);
+  const keptTraits = prefixWithin(
+    Object.entries(p.traitStamps).sort((a, b) => compareStamps(b[1], a[1]) || cmp(a[0], b[0])),
+    PROFILE_LIMITS.traits,
+    PROFILE_BYTE_BUDGETS.traits,
+    ([key, stamp]) => entryBytes(key, p.traits[key]) + entryBytes(key, stamp),
+  ).map(([key]) => key);
   p.traits = Object.fromEntries(keptTraits.map((k) => [k, p.traits[k]]));
   p.traitStamps = Object.fromEntries(keptTraits.map((k) => [k, p.traitStamps[k]]));
 
-  p.recent = p.recent.sort(compareRecent).slice(0, PROFILE_LIMITS.recentItems);
+  p.recent = prefixWithin(p.recent.sort(compareRecent), PROFILE_LIMITS.recentItems, PROFILE_BYTE_BUDGETS.recentItems, (r) => jsonBytes(r) + 1);
 
   const scores = Object.entries(p.affinity.scores).filter(([, s]) => s >= MIN_AFFINITY);
-  p.affinity.scores = Object.fromEntries(scores.sort((a, b) => b[1] - a[1] || cmp(a[0], b[0])).slice(0, PROFILE_LIMITS.categories));
+  p.affinity.scores = Object.fromEntries(
+    prefixWithin(
+      scores.sort((a, b) => b[1] - a[1] || cmp(a[0], b[0])),
+      PROFILE_LIMITS.categories,
+      PROFILE_BYTE_BUDGETS.categories,
+      ([category, score]) => entryBytes(category, score),
+    ),
+  );
 
   p.groups = Object.fromEntries(
-    Object.entries(p.groups)
-      .sort((a, b) => compareStamps(b[1].stamp, a[1].stamp) || cmp(a[0], b[0]))
-      .slice(0, PROFILE_LIMITS.groups),
+    prefixWithin(
+      Object.entries(p.groups).sort((a, b) => compareStamps(b[1].stamp, a[1].stamp) || cmp(a[0], b[0])),
+      PROFILE_LIMITS.groups,
+      PROFILE_BYTE_BUDGETS.groups,
+      ([id, group]) => entryBytes(id, group),
+    ),
   );
 
   boundCart(p.cart);
@@ -298,20 +347,40 @@ function boundCart(cart: ProfileState['cart']): void {
     const threshold = Math.max(line.clearedAt, cart.clearedAt);
     const adds = line.adds
       .filter((a) => a.at > threshold)
-      .sort((a, b) => b.at - a.at || b.quantity - a.quantity || (b.price ?? 0) - (a.price ?? 0))
+      .sort((a, b) => b.at - a.at || b.quantity - a.quantity || (b.price ?? 0) - (a.price ?? 0) || Number(b.price !== undefined) - Number(a.price !== undefined))
       .slice(0, PROFILE_LIMITS.cartAddsPerLine);
     // A line with nothing left is kept as a tombstone while its removal is newer than the cart-wide one,
     // so an addition that arrives late (older than the removal) still stays removed.
     if (adds.length === 0 && line.clearedAt <= cart.clearedAt) continue;
-    lines.push([itemId, { adds, clearedAt: line.clearedAt }, Math.max(adds[0]?.at ?? 0, line.clearedAt)]);
+    // A removal older than the cart-wide one no longer matters: forget it, so the state does not depend on
+    // whether the line was dropped (and later re-created) in between.
+    const clearedAt = line.clearedAt > cart.clearedAt ? line.clearedAt : 0;
+    lines.push([itemId, { adds, clearedAt }, Math.max(adds[0]?.at ?? 0, clearedAt)]);
   }
   lines.sort((a, b) => b[2] - a[2] || cmp(a[0], b[0]));
-  cart.lines = Object.fromEntries(lines.slice(0, PROFILE_LIMITS.cartLines).map(([id, line]) => [id, line]));
+  const kept = prefixWithin(lines, PROFILE_LIMITS.cartLines, PROFILE_BYTE_BUDGETS.cartLines, ([id, line]) => entryBytes(id, line));
+  cart.lines = Object.fromEntries(kept.map(([id, line]) => [id, line]));
 }
 
-function topEntries<V>(record: Record<string, V>, limit: number, order: (a: [string, V], b: [string, V]) => number): Record<string, V> {
-  const entries = Object.entries(record);
-  return entries.length <= limit ? record : Object.fromEntries(entries.sort(order).slice(0, limit));
+/**
+ * The longest prefix of `sorted` with at most `maxCount` entries and `maxBytes` bytes. It stops at the first
+ * entry that does not fit rather than skipping it: adding entries can then only move the cut earlier, so
+ * trimming after every batch keeps exactly what trimming once at the end would.
+ */
+function prefixWithin<T>(sorted: T[], maxCount: number, maxBytes: number, bytesOf: (entry: T) => number): T[] {
+  let bytes = 0;
+  let n = 0;
+  while (n < sorted.length && n < maxCount) {
+    bytes += bytesOf(sorted[n]);
+    if (bytes > maxBytes) break;
+    n += 1;
+  }
+  return n === sorted.length ? sorted : sorted.slice(0, n);
+}
+
+/** JSON bytes of `"key":value,` in an object. */
+function entryBytes(key: string, value: unknown): number {
+  return jsonBytes(key) + jsonBytes(value) + 2;
 }
 
 function compareRecent(a: RecentItem, b: RecentItem): number {

@@ -1,0 +1,132 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { GetProfileDeps, handleGetProfile } from '../../lambdas/profiles/get-profile';
+import { applyBatch, ProfileRecord } from '../../lambdas/shared/domain/profile-record';
+import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
+import type { KeyStore } from '../../lambdas/shared/store/key-store';
+import { InMemoryProfileStore } from '../support/in-memory-profile-store';
+import { apiEvent, basicAuth } from '../support/http';
+import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
+import { DAY, identify, T0, track } from '../support/events';
+
+const ADMIN_KEY = 'admin-key-1';
+const keys: KeyStore = { matches: async (candidate) => candidate === ADMIN_KEY };
+
+function setup(now = T0) {
+  const profiles = new InMemoryProfileStore();
+  const metrics = disabledMetrics();
+  const recorded = recordMetrics(metrics);
+  const deps: GetProfileDeps = { profiles, adminKeys: keys, settings: DEFAULT_PROFILE_SETTINGS, now: () => now, logger: silentLogger(), metrics };
+  const seed = (profileId: string, events: Parameters<typeof applyBatch>[2], writtenAt = T0) => {
+    const record = applyBatch(undefined, profileId, events, DEFAULT_PROFILE_SETTINGS, writtenAt).next as ProfileRecord;
+    profiles.seed(record);
+    return record;
+  };
+  const get = (userId: string | undefined, opts: { key?: string | null; query?: Record<string, string> } = {}) =>
+    handleGetProfile(
+      apiEvent({
+        resource: '/v1/profiles/{userId}',
+        method: 'GET',
+        headers: opts.key === null ? {} : { Authorization: basicAuth(opts.key ?? ADMIN_KEY) },
+        pathParameters: userId === undefined ? null : { userId },
+        queryStringParameters: opts.query ?? null,
+      }),
+      deps,
+    );
+  return { profiles, deps, seed, get, recorded };
+}
+const bodyOf = (response: APIGatewayProxyResult) => JSON.parse(response.body);
+
+describe('handleGetProfile', () => {
+  it('returns the profile view of a userId', async () => {
+    const { seed, get, recorded } = setup();
+    seed('user#u1', [identify({ plan: 'pro' }, { userId: 'u1' }), track('Signed Up', {}, { userId: 'u1' })]);
+    const response = await get('u1');
+    expect(response.statusCode).toBe(200);
+    const view = bodyOf(response);
+    expect(view).toMatchObject({ profileId: 'user#u1', userId: 'u1', traits: { plan: 'pro' }, events: { 'Signed Up': 1 }, version: 1 });
+    expect(view).not.toHaveProperty('traitStamps');
+    expect(recorded.get('ProfilesServed')).toBe(1);
+  });
+
+  it.each([
+    ['without credentials', { key: null }],
+    ['with a wrong key', { key: 'wrong' }],
+    ['with the key as the password instead of the user name', { header: basicAuth('admin', ADMIN_KEY) }],
+    ['with a Bearer token', { header: `Bearer ${ADMIN_KEY}` }],
+  ])('answers 401 %s', async (_label, auth: { key?: string | null; header?: string }) => {
+    const { seed, get, profiles, deps } = setup();
+    seed('user#u1', [track('E', {}, { userId: 'u1' })]);
+    const response =
+      auth.header !== undefined
+        ? await handleGetProfile(apiEvent({ method: 'GET', headers: { Authorization: auth.header }, pathParameters: { userId: 'u1' } }), deps)
+        : await get('u1', { key: auth.key });
+    expect(response.statusCode).toBe(401);
+    expect(response.headers?.['WWW-Authenticate']).toBe('Basic realm="admin"');
+    expect(profiles.calls.get).toBe(0);
+  });
+
+  it('answers 404 for an unknown profile', async () => {
+    const { get, recorded } = setup();
+    const response = await get('nobody');
+    expect(response.statusCode).toBe(404);
+    expect(recorded.get('ProfilesNotFound')).toBe(1);
+    expect(bodyOf(response).message).toBe('No profile for userId "nobody"');
+  });
+
+  it('answers 404 for a profile that has expired but is not deleted yet', async () => {
+    const { seed, get, profiles } = setup(T0 + 31 * DAY);
+    seed('anon#a1', [track('E', {}, { anonymousId: 'a1' })]); // anonymous: 30 days
+    expect(profiles.peek('anon#a1')).toBeDefined();
+    expect((await get('a1', { query: { idType: 'anonymousId' } })).statusCode).toBe(404);
+  });
+
+  it('still returns a profile the day before it expires', async () => {
+    const { seed, get } = setup(T0 + 29 * DAY);
+    seed('anon#a1', [track('E', {}, { anonymousId: 'a1' })]);
+    expect((await get('a1', { query: { idType: 'anonymousId' } })).statusCode).toBe(200);
+  });
+
+  it('reads an anonymous profile with idType=anonymousId, and not as a userId', async () => {
+    const { seed, get } = setup();
+    seed('anon#a1', [track('E', {}, { anonymousId: 'a1' })]);
+    const response = await get('a1', { query: { idType: 'anonymousId' } });
+    expect(response.statusCode).toBe(200);
+    expect(bodyOf(response).profileId).toBe('anon#a1');
+    expect((await get('a1')).statusCode).toBe(404);
+    expect((await get('a1', { query: { idType: 'userId' } })).statusCode).toBe(404);
+  });
+
+  it('answers 400 for an unknown idType', async () => {
+    const { get } = setup();
+    expect((await get('a1', { query: { idType: 'email' } })).statusCode).toBe(400);
+  });
+
+  it('decodes a percent-encoded path parameter', async () => {
+    const { seed, get } = setup();
+    seed('user#ann@example.com/x y%', [track('E', {}, { userId: 'ann@example.com/x y%' })]);
+    const response = await get(encodeURIComponent('ann@example.com/x y%'));
+    expect(response.statusCode).toBe(200);
+    expect(bodyOf(response).userId).toBe('ann@example.com/x y%');
+  });
+
+  it('uses a path parameter that is not valid percent-encoding as it is', async () => {
+    const { seed, get } = setup();
+    seed('user#100%', [track('E', {}, { userId: '100%' })]);
+    expect((await get('100%')).statusCode).toBe(200);
+  });
+
+  it('answers 400 without the path parameter', async () => {
+    const { get } = setup();
+    expect((await get(undefined)).statusCode).toBe(400);
+  });
+
+  it('answers 500 JSON, without throwing, when the store fails', async () => {
+    const { get, profiles } = setup();
+    profiles.beforeGet = () => {
+      throw new Error('DynamoDB unavailable');
+    };
+    const response = await get('u1');
+    expect(response.statusCode).toBe(500);
+    expect(bodyOf(response)).toEqual({ message: 'Internal error' });
+  });
+});
