@@ -37,6 +37,14 @@ describe('parseIsoTimestamp', () => {
     expect(parseIsoTimestamp(input)).toBe(expected);
   });
 
+  it.each(['2024-05-01T12:30:15+05:99', '2024-05-01T12:30:15+99:00', '2024-05-01T12:30:15-14:01'])('refuses the impossible offset in %s', (input) => {
+    expect(parseIsoTimestamp(input)).toBeUndefined();
+  });
+
+  it('reads years before 100 as themselves, not as 19xx', () => {
+    expect(new Date(parseIsoTimestamp('0050-01-01T00:00:00Z') as number).getUTCFullYear()).toBe(50);
+  });
+
   it('reads a date-time without an offset as UTC, not as local time', () => {
     expect(parseIsoTimestamp('2024-05-01T12:30:15')).toBe(utc);
     expect(parseIsoTimestamp('2024-05-01T12:30')).toBe(Date.UTC(2024, 4, 1, 12, 30));

@@ -92,6 +92,20 @@ describe('SecretsManagerKeyStore', () => {
     expect(await store.matches('k1')).toBe(true);
   });
 
+  it('does not call a failing Secrets Manager on every request: it tries again after 30 seconds', async () => {
+    const { store, fake, advance } = setup();
+    await store.matches('k1');
+    fake.secret = new Error('Secrets Manager unreachable');
+    advance(120_000);
+    await store.matches('k1');
+    const callsAfterFailure = fake.calls.length;
+    for (let i = 0; i < 10; i++) expect(await store.matches('k1')).toBe(true);
+    expect(fake.calls.length).toBe(callsAfterFailure);
+    advance(30_000);
+    await store.matches('k1');
+    expect(fake.calls.length).toBe(callsAfterFailure + 1);
+  });
+
   it('keeps serving the last known keys when the refreshed secret is malformed', async () => {
     const { store, fake, advance } = setup();
     await store.matches('k1');

@@ -40,17 +40,26 @@ export function parseIsoTimestamp(value: string): number | undefined {
   const [, y, mo, d, h, mi, s = '0', frac = '0', offset] = m;
   const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, Math.floor(Number(`0.${frac}`) * 1000));
-  // Date.UTC rolls 31 February into March: reject dates that do not exist.
-  if (new Date(utc).getUTCDate() !== day) return undefined;
-  return utc - offsetMinutes(offset) * 60_000;
+  const shift = offsetMinutes(offset);
+  if (shift === undefined) return undefined;
+  const date = new Date(0);
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999.
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, Math.floor(Number(`0.${frac}`) * 1000));
+  // 31 February rolls into March: reject dates that do not exist.
+  if (date.getUTCDate() !== day) return undefined;
+  return date.getTime() - shift * 60_000;
 }
 
-function offsetMinutes(offset: string | undefined): number {
+/** Minutes east of UTC, or undefined for an offset no clock uses (beyond ±14:00, or 60 minutes or more). */
+function offsetMinutes(offset: string | undefined): number | undefined {
   if (!offset || offset === 'Z' || offset === 'z') return 0;
   const sign = offset.startsWith('-') ? -1 : 1;
   const digits = offset.slice(1).replace(':', '');
-  return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || '0'));
+  const hours = Number(digits.slice(0, 2));
+  const minutes = Number(digits.slice(2) || '0');
+  if (minutes > 59 || hours * 60 + minutes > 14 * 60) return undefined;
+  return sign * (hours * 60 + minutes);
 }
 
 /** Empty strings and nulls count as absent, as in Segment's libraries. */

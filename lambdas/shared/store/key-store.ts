@@ -13,6 +13,8 @@ export interface KeyStore {
 }
 
 export const KEY_CACHE_MS = 5 * 60_000;
+/** After a failed refresh, the last known keys are served this long before Secrets Manager is tried again. */
+export const KEY_RETRY_MS = 30_000;
 
 export class SecretsManagerKeyStore implements KeyStore {
   private cached?: { digests: Buffer[]; fetchedAt: number };
@@ -37,8 +39,10 @@ export class SecretsManagerKeyStore implements KeyStore {
       const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
       this.cached = { digests: parseKeys(out.SecretString).map(digest), fetchedAt: this.now() };
     } catch (error) {
-      // Keep serving with the last known keys if Secrets Manager is briefly unreachable.
+      // Keep serving with the last known keys if Secrets Manager is unreachable, and do not make every
+      // request wait for another failing call: try again after KEY_RETRY_MS.
       if (!this.cached) throw error;
+      this.cached.fetchedAt = this.now() - this.cacheMs + Math.min(KEY_RETRY_MS, this.cacheMs);
     }
     return this.cached.digests;
   }

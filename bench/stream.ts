@@ -1,0 +1,117 @@
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { StreamEvent } from '../lambdas/shared/domain/event-schema';
+import { validateMessage } from '../lambdas/shared/domain/ingestion';
+import { partitionKeyOf } from '../lambdas/shared/domain/event-schema';
+
+/**
+ * A synthetic but realistic e-commerce event stream, deterministic for a seed.
+ *
+ * - Users are Zipf-distributed: user k is active with weight 1/k^s (a few heavy users, a long tail).
+ * - Each user's events arrive in client flushes, as Segment SDKs send them (analytics-node flushes 15
+ *   events, mobile SDKs 20): a flush is a short browsing session (page, product views, sometimes an add to
+ *   cart, sometimes an order), and Kinesis keeps a flush's records together on the user's shard.
+ *   `meanFlushSize: 1` turns this off: every event then comes from an independently drawn user, the worst
+ *   case for coalescing.
+ * - Items come from a catalog with Zipf popularity, in categories.
+ * Events go through the real ingestion validation/enrichment, so they are exactly what the stream holds.
+ */
+export interface StreamSpec {
+  events: number;
+  users: number;
+  zipfExponent: number;
+  meanFlushSize: number;
+  items: number;
+  categories: number;
+  seed: number;
+}
+
+export function generateStream(spec: StreamSpec): StreamEvent[] {
+  const random = mulberry32(spec.seed);
+  const pickUser = zipfSampler(spec.users, spec.zipfExponent, random);
+  const pickItem = zipfSampler(spec.items, 1.0, random);
+  const start = Date.UTC(2026, 0, 1);
+  const events: StreamEvent[] = [];
+  let clock = start;
+  let n = 0;
+
+  while (events.length < spec.events) {
+    const user = pickUser();
+    const userId = user % 3 === 0 ? undefined : `user-${user}`; // a third of visitors are anonymous
+    const anonymousId = `anon-${user}`;
+    const size = spec.meanFlushSize <= 1 ? 1 : 1 + Math.floor(-Math.log(1 - random()) * (spec.meanFlushSize - 1)); // geometric-ish
+    for (let i = 0; i < size && events.length < spec.events; i++) {
+      clock += Math.floor(random() * 50);
+      const item = pickItem();
+      const product = { product_id: `item-${item}`, category: `category-${item % spec.categories}`, price: 5 + (item % 50) * 3 };
+      const roll = random();
+      const message =
+        i === 0 && roll < 0.3
+          ? { type: 'page', name: 'Home' }
+          : roll < 0.03 && userId
+            ? { type: 'identify', traits: { email: `${userId}@example.com`, plan: roll < 0.01 ? 'pro' : 'free' } }
+            : roll < 0.75
+              ? { type: 'track', event: 'Product Viewed', properties: product }
+              : roll < 0.9
+                ? { type: 'track', event: 'Product Added', properties: { ...product, quantity: 1 } }
+                : roll < 0.95
+                  ? { type: 'track', event: 'Product Removed', properties: product }
+                  : { type: 'track', event: 'Order Completed', properties: { order_id: `o-${n}`, revenue: product.price, products: [product] } };
+      const enriched = validateMessage(
+        { ...message, userId, anonymousId, messageId: `m-${spec.seed}-${n++}`, timestamp: new Date(clock).toISOString(), context: { locale: 'en-US' } },
+        { receivedAt: clock + 20, sourceId: 'src_bench' },
+      );
+      if (typeof enriched === 'string') throw new Error(`Generated an invalid event: ${enriched}`);
+      events.push(enriched);
+    }
+  }
+  return events;
+}
+
+/** Kinesis records as the event source mapping hands them to the processor. */
+export function toKinesisRecords(events: StreamEvent[]): KinesisStreamRecord[] {
+  return events.map((event, i) => ({
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: partitionKeyOf(event),
+      sequenceNumber: String(49_000_000_000_000 + i),
+      data: Buffer.from(JSON.stringify(event)).toString('base64'),
+      approximateArrivalTimestamp: Date.parse(event.receivedAt) / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `shardId-000000000000:${49_000_000_000_000 + i}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
+    awsRegion: 'us-east-1',
+    eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/bench',
+  }));
+}
+
+function zipfSampler(n: number, s: number, random: () => number): () => number {
+  const cumulative = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) cumulative[i] = total += 1 / (i + 1) ** s;
+  return () => {
+    const u = random() * total;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  };
+}
+
+/** A small seeded PRNG, so every run replays the same stream. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
