@@ -1,7 +1,6 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { StreamEvent } from '../lambdas/shared/domain/event-schema';
+import { partitionKeyOf, StreamEvent } from '../lambdas/shared/domain/event-schema';
 import { validateMessage } from '../lambdas/shared/domain/ingestion';
-import { partitionKeyOf } from '../lambdas/shared/domain/event-schema';
 
 /**
  * A synthetic but realistic e-commerce event stream, deterministic for a seed.
