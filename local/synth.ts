@@ -4,7 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { cdkJsonContext, definePlatform } from '../lib/platform';
 import { LocalModel, modelFromTemplate } from './template-model';
 
-export const PROJECT_ROOT = path.join(__dirname, '..');
+const PROJECT_ROOT = path.join(__dirname, '..');
 /**
  * Where local runtimes synthesize to, one directory per runtime. It must sit inside the project: the
  * bundles leave the AWS SDK external (Lambda provides it), and Node resolves it from the project's

@@ -357,7 +357,7 @@ describe('reduceEvents: context', () => {
     for (const secret of ['203.0.113.9', 'Mozilla', 'token=secret', 'device-id', 'idfa', 'Trondheim', 'analytics.js']) expect(stored).not.toContain(secret);
   });
 
-  it('prefers context.referrer over page.referrer and clips strings to 256 characters', () => {
+  it('prefers context.referrer over page.referrer and clips strings to PROFILE_LIMITS.contextStringLength characters', () => {
     const state = reduce([track('E', {}, { context: { referrer: { type: 'search', url: 'u'.repeat(1000) }, page: { referrer: 'x' } } })]);
     expect(state.context?.value.referrer).toEqual({ type: 'search', url: 'u'.repeat(PROFILE_LIMITS.contextStringLength) });
   });

@@ -17,7 +17,7 @@ export const KEY_CACHE_MS = 5 * 60_000;
 export const KEY_RETRY_MS = 30_000;
 
 export class SecretsManagerKeyStore implements KeyStore {
-  private cached?: { digests: Buffer[]; fetchedAt: number };
+  private cached?: { digests: Buffer[]; refreshAt: number };
 
   constructor(
     private readonly client: SecretsManagerClient,
@@ -34,15 +34,15 @@ export class SecretsManagerKeyStore implements KeyStore {
   }
 
   private async digests(): Promise<Buffer[]> {
-    if (this.cached && this.now() - this.cached.fetchedAt < this.cacheMs) return this.cached.digests;
+    if (this.cached && this.now() < this.cached.refreshAt) return this.cached.digests;
     try {
       const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-      this.cached = { digests: parseKeys(out.SecretString).map(digest), fetchedAt: this.now() };
+      this.cached = { digests: parseKeys(out.SecretString).map(digest), refreshAt: this.now() + this.cacheMs };
     } catch (error) {
       // Keep serving with the last known keys if Secrets Manager is unreachable, and do not make every
       // request wait for another failing call: try again after KEY_RETRY_MS.
       if (!this.cached) throw error;
-      this.cached.fetchedAt = this.now() - this.cacheMs + Math.min(KEY_RETRY_MS, this.cacheMs);
+      this.cached.refreshAt = this.now() + Math.min(KEY_RETRY_MS, this.cacheMs);
     }
     return this.cached.digests;
   }
