@@ -8,8 +8,10 @@ export const ENV = {
   profilesTable: 'PROFILES_TABLE_NAME',
   badEventsTable: 'BAD_EVENTS_TABLE_NAME',
   eventStream: 'EVENT_STREAM_NAME',
+  itemsTable: 'ITEMS_TABLE_NAME',
   writeKeySecret: 'WRITE_KEY_SECRET_ID',
   adminKeySecret: 'ADMIN_KEY_SECRET_ID',
+  readKeySecret: 'READ_KEY_SECRET_ID',
   anonymousTtlDays: 'PROFILE_TTL_ANONYMOUS_DAYS',
   knownTtlDays: 'PROFILE_TTL_KNOWN_DAYS',
   dedupWindowHours: 'DEDUP_WINDOW_HOURS',
@@ -21,6 +23,11 @@ export const ENV = {
 export const PROFILES_KEY = { partitionKey: 'pk' } as const;
 /** Key schema of the bad-events table: one item per rejected stream record, keyed by `shardId/sequenceNumber`. */
 export const BAD_EVENTS_KEY = { partitionKey: 'pk' } as const;
+/**
+ * Key schema of the items table: one partition key, with a prefix per kind of item (see `store/items-table.ts`):
+ * the catalog, the unavailable-items set, and each model version's manifest, neighbour lists and popularity lists.
+ */
+export const ITEMS_KEY = { partitionKey: 'pk' } as const;
 /** Epoch-seconds attribute enabled as the DynamoDB TTL attribute on every table that expires items. */
 export const TTL_ATTRIBUTE = 'expiresAt';
 
