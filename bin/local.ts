@@ -6,30 +6,36 @@
  *   npm start -- --fresh           start empty
  *   npm start -- --port 4000       or PORT=4000
  *   npm start -- --data-dir /tmp/p or PERSONALIZATION_DATA_DIR
+ *   npm start -- --demo            load a generated shop (catalog and events), train, print example requests
  *
- * Credentials: PERSONALIZATION_WRITE_KEY and PERSONALIZATION_ADMIN_KEY (development defaults below).
+ * Credentials: PERSONALIZATION_WRITE_KEY, PERSONALIZATION_ADMIN_KEY and PERSONALIZATION_READ_KEY (development defaults below).
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadDemo } from '../local/demo-run';
 import { startLocalRuntime } from '../local/runtime';
+import { publishRuntimeInfo } from '../local/runtime-info';
+import { itemsTableOf } from '../local/train';
 
 // The local tooling may run on Node 20; the functions target Node 22 in Lambda.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const DEV_WRITE_KEY = 'dev-write-key';
 const DEV_ADMIN_KEY = 'dev-admin-key';
+const DEV_READ_KEY = 'dev-read-key';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       fresh: { type: 'boolean', default: false },
+      demo: { type: 'boolean', default: false },
       port: { type: 'string' },
       'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('Usage: npm start -- [--fresh] [--port 3000] [--data-dir .local-data]');
+    console.log('Usage: npm start -- [--fresh] [--demo] [--port 3000] [--data-dir .local-data]');
     return;
   }
   const port = Number(values.port ?? process.env.PORT ?? 3000);
@@ -37,9 +43,19 @@ async function main(): Promise<void> {
   const dataDir = path.resolve(values['data-dir'] ?? process.env.PERSONALIZATION_DATA_DIR ?? '.local-data');
   const writeKey = process.env.PERSONALIZATION_WRITE_KEY || DEV_WRITE_KEY;
   const adminKey = process.env.PERSONALIZATION_ADMIN_KEY || DEV_ADMIN_KEY;
+  const readKey = process.env.PERSONALIZATION_READ_KEY || DEV_READ_KEY;
 
   console.log('Synthesizing the stack and bundling the functions…');
-  const runtime = await startLocalRuntime({ dataDir, fresh: values.fresh, port, writeKey, adminKey, logLevel: process.env.LOG_LEVEL ?? 'INFO' });
+  const runtime = await startLocalRuntime({ dataDir, fresh: values.fresh, port, writeKey, adminKey, readKey, logLevel: process.env.LOG_LEVEL ?? 'INFO' });
+
+  const unpublish = publishRuntimeInfo(dataDir, {
+    pid: process.pid,
+    url: runtime.url,
+    dynamodb: runtime.endpoints.dynamodb,
+    kinesis: runtime.endpoints.kinesis,
+    itemsTable: itemsTableOf(runtime.model),
+    lakeDir: runtime.lakeDir,
+  });
 
   const note = (value: string, fallback: string) => (value === fallback ? ' (development default)' : '');
   console.log(`
@@ -47,22 +63,45 @@ Personalization platform running locally
   API            ${runtime.url}   (point Segment SDKs here: host=${runtime.url})
   write key      ${writeKey}${note(writeKey, DEV_WRITE_KEY)}   PERSONALIZATION_WRITE_KEY
   admin key      ${adminKey}${note(adminKey, DEV_ADMIN_KEY)}   PERSONALIZATION_ADMIN_KEY
+  read key       ${readKey}${note(readKey, DEV_READ_KEY)}   PERSONALIZATION_READ_KEY
   data           ${dataDir}${values.fresh ? ' (fresh)' : ''}
+  event lake     ${runtime.lakeDir}
   DynamoDB       ${runtime.endpoints.dynamodb}
-  Kinesis        ${runtime.endpoints.kinesis}
+  Kinesis        ${runtime.endpoints.kinesis}`);
 
+  const recommend = (query: string) => `  curl -u ${readKey}: '${runtime.url}/v1/recommendations?${query}'`;
+  if (values.demo) {
+    console.log('\nLoading the demo shop…');
+    const demo = await loadDemo(runtime, { writeKey, adminKey }, (m) => console.log(`  ${m}`));
+    const { userId, anonymousId, itemId } = demo.examples;
+    console.log(`
+Demo loaded: ${demo.items} items, ${demo.accepted} events, model ${demo.modelVersion}. Try:
+  # a known user's recommendations
+${recommend(`userId=${encodeURIComponent(userId)}`)}
+  # an anonymous visitor's
+${recommend(`anonymousId=${encodeURIComponent(anonymousId)}`)}
+  # more like ${itemId}
+${recommend(`anonymousId=new-visitor&itemId=${encodeURIComponent(itemId)}`)}
+  # the known user's profile
+  curl -u ${adminKey}: ${runtime.url}/v1/profiles/${encodeURIComponent(userId)}`);
+  } else {
+    console.log(`
 Try:
   curl -u ${writeKey}: -H 'Content-Type: application/json' ${runtime.url}/v1/track \\
     -d '{"userId":"u1","event":"Product Viewed","properties":{"product_id":"p1","category":"Shoes"}}'
   curl -u ${adminKey}: ${runtime.url}/v1/profiles/u1
-
-Ctrl-C stops; data stays in ${dataDir}.`);
+${recommend('userId=u1')}
+  npm run train          retrain on every event so far
+  npm start -- --demo    a generated shop to try it with`);
+  }
+  console.log(`\nCtrl-C stops; data stays in ${dataDir}.`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping…`);
+    unpublish();
     await runtime.stop();
     process.exit(0);
   };

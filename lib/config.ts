@@ -1,3 +1,4 @@
+import { RecommendConfig, resolveRecommendConfig } from '../lambdas/shared/domain/recommend-config';
 import { DEFAULT_PROFILE_SETTINGS, ProfileSettings } from '../lambdas/shared/domain/settings';
 
 /**
@@ -26,6 +27,22 @@ export interface PlatformConfig {
     /** Burst of requests above the steady rate. @default 2000 */
     throttlingBurstLimit: number;
   };
+  /**
+   * Strategy, scoring weights, business rules and an optional A/B experiment of the recommendation API
+   * (README, "Rules and experiments"). A JSON object in cdk.json, or a JSON string with `-c`. @default {}
+   */
+  recommendations: RecommendConfig;
+  /** Days a trained model version's rows live; training must run more often than this. @default 30 */
+  modelRetentionDays: number;
+  /** Amazon Personalize, off unless ids are given. */
+  personalize: {
+    /** Event tracker's tracking id: forward interactions to Personalize with PutEvents. */
+    trackingId?: string;
+    /** Campaign ARN: makes the `personalize` strategy available to the recommendation API. */
+    campaignArn?: string;
+    /** How long a request waits for Personalize before serving the built-in strategy. @default 150 */
+    timeoutMs: number;
+  };
   /** Days function and API logs are kept. @default 30 */
   logRetentionDays: number;
   /** Delete tables with the stack (`cdk destroy`). Off by default: profiles survive a stack deletion. @default false */
@@ -37,6 +54,9 @@ export const DEFAULT_CONFIG: PlatformConfig = {
   processor: { batchSize: 500, maxBatchingWindowSeconds: 1, retryAttempts: 10, maxRecordAgeHours: 6 },
   streamRetentionHours: 24,
   api: { stageName: 'prod', throttlingRateLimit: 1000, throttlingBurstLimit: 2000 },
+  recommendations: {},
+  modelRetentionDays: 30,
+  personalize: { timeoutMs: 150 },
   logRetentionDays: 30,
   destroyData: false,
 };
@@ -56,6 +76,20 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
   const stageName = String(context('apiStageName') ?? d.api.stageName);
   if (!/^[A-Za-z0-9_]{1,64}$/.test(stageName)) throw new Error(`Context value apiStageName="${stageName}" must be letters, digits or _`);
   const destroyData = context('destroyData');
+  const optionalString = (key: string, pattern: RegExp, what: string): string | undefined => {
+    const raw = context(key);
+    if (raw === undefined || raw === '') return undefined;
+    if (typeof raw !== 'string' || !pattern.test(raw)) throw new Error(`Context value ${key}=${JSON.stringify(raw)} must be ${what}`);
+    return raw;
+  };
+  const personalize = {
+    trackingId: optionalString('personalizeTrackingId', /^[A-Za-z0-9-]{1,256}$/, 'an event tracker tracking id'),
+    campaignArn: optionalString('personalizeCampaignArn', /^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:campaign\/.+$/, 'a campaign ARN'),
+    timeoutMs: num('personalizeTimeoutMs', d.personalize.timeoutMs, 10, 5000),
+  };
+  const recommendations = recommendationsFrom(context('recommendations'));
+  // Fails the synth with every problem listed, rather than the function at cold start.
+  resolveRecommendConfig(recommendations, { personalizeAvailable: personalize.campaignArn !== undefined });
 
   return {
     profiles: {
@@ -77,7 +111,21 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
       throttlingRateLimit: num('apiThrottlingRateLimit', d.api.throttlingRateLimit, 1, 1_000_000),
       throttlingBurstLimit: num('apiThrottlingBurstLimit', d.api.throttlingBurstLimit, 1, 1_000_000),
     },
+    recommendations,
+    modelRetentionDays: num('modelRetentionDays', d.modelRetentionDays, 1, 365),
+    personalize: Object.fromEntries(Object.entries(personalize).filter(([, v]) => v !== undefined)) as PlatformConfig['personalize'],
     logRetentionDays: num('logRetentionDays', d.logRetentionDays, 1, 3653),
     destroyData: destroyData === true || destroyData === 'true',
   };
+}
+
+/** The `recommendations` context value: an object from cdk.json, or JSON text from `-c recommendations='{…}'`. */
+function recommendationsFrom(raw: unknown): RecommendConfig {
+  if (raw === undefined) return {};
+  if (typeof raw !== 'string') return raw as RecommendConfig;
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw new Error(`Context value recommendations is not valid JSON: ${(error as Error).message}`);
+  }
 }

@@ -47,6 +47,12 @@ export interface EventSourceOptions {
   pollIntervalMs: number;
   /** First retry delay; doubles per attempt up to 5 s. */
   retryBaseDelayMs: number;
+  /**
+   * On `stop()`, read every shard to its end and deliver what was read (one attempt per batch, no batching
+   * window) before stopping, as a Firehose delivery stream flushes its buffer. Lambda does not do this, so
+   * event source mappings leave it off: what is unfinished then is delivered again after a restart.
+   */
+  drainOnStop?: boolean;
   log: (message: string) => void;
 }
 
@@ -82,7 +88,7 @@ const SHARD_DISCOVERY_MS = 10_000;
  * Delivery is at least once: records after a failed one may be delivered again.
  */
 export class KinesisEventSource {
-  private running = false;
+  private state: 'running' | 'draining' | 'stopped' = 'stopped';
   private readonly shardLoops = new Map<string, Promise<void>>();
   private discovery?: NodeJS.Timeout;
   private invocations = 0;
@@ -90,23 +96,27 @@ export class KinesisEventSource {
   constructor(private readonly options: EventSourceOptions) {}
 
   async start(): Promise<void> {
-    this.running = true;
+    this.state = 'running';
     await this.discoverShards();
     this.discovery = setInterval(() => void this.discoverShards().catch((e) => this.options.log(`Shard discovery failed: ${e}`)), SHARD_DISCOVERY_MS);
   }
 
-  /** Stops polling; waits for batches in flight. Unfinished batches are delivered again after a restart. */
+  /**
+   * Stops polling; waits for batches in flight (with `drainOnStop`, first delivers everything up to the end of
+   * each shard). Unfinished batches are delivered again after a restart.
+   */
   async stop(): Promise<void> {
-    this.running = false;
+    this.state = this.options.drainOnStop ? 'draining' : 'stopped';
     clearInterval(this.discovery);
     await Promise.all(this.shardLoops.values());
+    this.state = 'stopped';
   }
 
   private async discoverShards(): Promise<void> {
     const out = await this.options.kinesis.send(new ListShardsCommand({ StreamName: this.options.stream.name }));
     for (const shard of out.Shards ?? []) {
       const shardId = shard.ShardId as string;
-      if (!this.running || this.shardLoops.has(shardId)) continue;
+      if (this.state !== 'running' || this.shardLoops.has(shardId)) continue;
       this.shardLoops.set(
         shardId,
         this.pollShard(shardId).catch((error) => this.options.log(`Shard ${shardId} stopped: ${error?.stack ?? error}`)),
@@ -122,7 +132,7 @@ export class KinesisEventSource {
     let firstBufferedAt = 0;
     const windowMs = mapping.maxBatchingWindowSeconds * 1000;
 
-    while (this.running) {
+    while (this.state !== 'stopped') {
       let caughtUp = true;
       if (iterator && buffer.length < mapping.batchSize) {
         try {
@@ -142,12 +152,14 @@ export class KinesisEventSource {
         }
       }
       const full = buffer.length >= mapping.batchSize;
-      if (buffer.length > 0 && (full || !iterator || Date.now() - firstBufferedAt >= windowMs)) {
+      const draining = this.state === 'draining';
+      if (buffer.length > 0 && (full || !iterator || draining || Date.now() - firstBufferedAt >= windowMs)) {
         await this.deliver(shardId, buffer.splice(0, mapping.batchSize), 0);
         if (buffer.length > 0) firstBufferedAt = Date.now();
         continue;
       }
       if (!iterator && buffer.length === 0) return; // a closed shard, fully processed
+      if (draining && caughtUp) return; // the buffer is empty here: everything read has been delivered
       const wait = buffer.length > 0 ? Math.min(this.options.pollIntervalMs, windowMs - (Date.now() - firstBufferedAt)) : caughtUp ? this.options.pollIntervalMs : 0;
       await sleep(Math.max(0, wait));
     }
@@ -169,7 +181,7 @@ export class KinesisEventSource {
   /** Delivers `records` (retry `attempt`), following Lambda's failure handling. */
   private async deliver(shardId: string, records: _Record[], attempt: number): Promise<void> {
     const { mapping } = this.options;
-    if (!this.running) return; // not checkpointed: delivered again after a restart
+    if (this.state === 'stopped') return; // not checkpointed: delivered again after a restart
 
     if (mapping.maxRecordAgeSeconds >= 0) {
       const cutoff = Date.now() - mapping.maxRecordAgeSeconds * 1000;
@@ -205,6 +217,12 @@ export class KinesisEventSource {
   }
 
   private async retry(shardId: string, records: _Record[], attempt: number): Promise<void> {
+    if (this.state !== 'running') {
+      // Stopping (or draining: one attempt per batch). Nothing after this batch may be checkpointed, so the
+      // drain ends here too; the batch and what follows it are delivered again after a restart.
+      this.state = 'stopped';
+      return;
+    }
     const { maxRetryAttempts } = this.options.mapping;
     if (maxRetryAttempts >= 0 && attempt > maxRetryAttempts) return this.giveUp(shardId, records, 'RetryAttemptsExhausted', attempt);
     await sleep(Math.min(5000, this.options.retryBaseDelayMs * 2 ** (attempt - 1)));

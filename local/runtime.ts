@@ -8,6 +8,7 @@ import { ENV } from '../lambdas/shared/env';
 import { createApiServer } from './api-gateway';
 import { Emulators, listen, startEmulators } from './emulators';
 import { CheckpointStore, KinesisEventSource, OnFailureRecord } from './kinesis-event-source';
+import { createLakeWriter } from './lake-writer';
 import { LambdaHost } from './lambda-host';
 import { provision } from './provision';
 import { synthesizeForLocal } from './synth';
@@ -26,6 +27,8 @@ export interface LocalRuntimeOptions {
   /** Credentials the local Secrets Manager serves to the functions. */
   writeKey: string;
   adminKey: string;
+  /** The recommendation API's read key. */
+  readKey: string;
   /** Shards of each local stream (on-demand streams have no shard count in the template). @default 2 */
   shardCount?: number;
   /** @default 200 */
@@ -50,18 +53,21 @@ export interface LocalRuntime {
   ttl: TtlSweeper;
   /** On-failure destinations: one JSON-lines file per queue of the template. */
   failureFile(queueLogicalId: string): string;
+  /** The local event lake (`<dataDir>/lake`): every event of the stream, as Firehose delivers it to S3 (see `readLakeEvents`). */
+  lakeDir: string;
   stop(): Promise<void>;
 }
 
 /** Secrets the functions read, by the environment variable that names them. */
 function credentialsByEnv(options: LocalRuntimeOptions): Record<string, string> {
-  return { [ENV.writeKeySecret]: options.writeKey, [ENV.adminKeySecret]: options.adminKey };
+  return { [ENV.writeKeySecret]: options.writeKey, [ENV.adminKeySecret]: options.adminKey, [ENV.readKeySecret]: options.readKey };
 }
 
 /**
  * Runs the synthesized stack on this machine: emulators for DynamoDB, Kinesis and Secrets Manager, the
  * functions' Lambda bundles in worker threads, the API on loopback, one poller per event source mapping,
- * and a TTL sweeper. Handlers reach the emulators through `AWS_ENDPOINT_URL_*` only.
+ * a lake writer per stream (Firehose to S3, as local files) and a TTL sweeper. Handlers reach the emulators
+ * through `AWS_ENDPOINT_URL_*` only.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((message: string) => console.error(message));
@@ -124,6 +130,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       cleanups.push(() => source.stop());
     }
 
+    const lakeDir = path.join(options.dataDir, 'lake');
+    for (const stream of model.streams) {
+      const lake = createLakeWriter({
+        stream,
+        kinesis,
+        checkpoints,
+        lakeDir,
+        pollIntervalMs: options.pollIntervalMs ?? 200,
+        retryBaseDelayMs: options.retryBaseDelayMs ?? 500,
+        log,
+      });
+      await lake.start();
+      cleanups.push(() => lake.stop()); // drains the stream into the lake: the API has stopped taking events by then
+    }
+
     const ttl = new TtlSweeper(dynamodb, model.tables);
     ttl.start(options.ttlSweepIntervalMs ?? 60_000, log);
     cleanups.push(() => ttl.stop());
@@ -137,7 +158,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       cleanups.push(() => closeServer(server));
     }
 
-    return { url, endpoints: emulators.endpoints, model, template, lambdas, ttl, failureFile, stop };
+    return { url, endpoints: emulators.endpoints, model, template, lambdas, ttl, failureFile, lakeDir, stop };
   } catch (error) {
     await stop();
     throw error;

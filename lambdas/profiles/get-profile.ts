@@ -6,7 +6,7 @@ import { profileIdOf } from '../shared/domain/profile';
 import { isExpired } from '../shared/domain/profile-record';
 import { toProfileView } from '../shared/domain/profile-view';
 import { ProfileSettings } from '../shared/domain/settings';
-import { basicAuthUser, errorResponse, header, jsonResponse } from '../shared/http';
+import { errorResponse, jsonResponse, pathParameter, requireKey } from '../shared/http';
 import type { KeyStore } from '../shared/store/key-store';
 import type { ProfileStore } from '../shared/store/profile-store';
 
@@ -25,8 +25,7 @@ export interface GetProfileDeps {
  */
 export async function handleGetProfile(event: APIGatewayProxyEvent, deps: GetProfileDeps): Promise<APIGatewayProxyResult> {
   try {
-    const key = basicAuthUser(header(event, 'authorization'));
-    if (key === undefined || !(await deps.adminKeys.matches(key))) throw new RequestError(401, 'This route needs the admin key (HTTP Basic, key as the user name)');
+    await requireKey(event, deps.adminKeys, 'This route needs the admin key (HTTP Basic, key as the user name)');
 
     const id = pathParameter(event, 'userId');
     const idType = event.queryStringParameters?.idType ?? 'userId';
@@ -42,16 +41,5 @@ export async function handleGetProfile(event: APIGatewayProxyEvent, deps: GetPro
     if (error instanceof RequestError) return errorResponse(error, 'admin');
     deps.logger.error('Profile read failed', error as Error);
     return jsonResponse(500, { message: 'Internal error' });
-  }
-}
-
-/** API Gateway REST APIs pass path parameters still percent-encoded. */
-function pathParameter(event: APIGatewayProxyEvent, name: string): string {
-  const raw = event.pathParameters?.[name];
-  if (!raw) throw new RequestError(400, `Missing path parameter ${name}`);
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
   }
 }

@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { PersonalizeEventsClient } from '@aws-sdk/client-personalize-events';
+import { PersonalizeRuntimeClient } from '@aws-sdk/client-personalize-runtime';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -18,3 +20,16 @@ export const dynamoDbClient = () => new DynamoDBClient({ maxAttempts: 5 });
 export const kinesisClient = () => new KinesisClient({ requestHandler: new NodeHttpHandler() });
 
 export const secretsManagerClient = () => new SecretsManagerClient({});
+
+/**
+ * Personalize PutEvents: the SDK's standard retries (3 attempts in all, with backoff; throttling errors such as
+ * `ThrottlingException` and `LimitExceededException` included), then the call fails and the forwarder reports
+ * its records to Lambda as batch item failures.
+ */
+export const personalizeEventsClient = () => new PersonalizeEventsClient({ maxAttempts: 3 });
+
+/**
+ * Personalize GetRecommendations, on the request path: at most one retry, and the caller's deadline
+ * (`PersonalizeRecommender`) bounds the whole call whatever the SDK is doing.
+ */
+export const personalizeRuntimeClient = () => new PersonalizeRuntimeClient({ maxAttempts: 2 });

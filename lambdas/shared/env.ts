@@ -17,6 +17,10 @@ export const ENV = {
   dedupWindowHours: 'DEDUP_WINDOW_HOURS',
   dedupMaxIds: 'DEDUP_MAX_IDS',
   affinityHalfLifeDays: 'AFFINITY_HALF_LIFE_DAYS',
+  recommendConfig: 'RECOMMEND_CONFIG',
+  personalizeTrackingId: 'PERSONALIZE_TRACKING_ID',
+  personalizeCampaignArn: 'PERSONALIZE_CAMPAIGN_ARN',
+  personalizeTimeoutMs: 'PERSONALIZE_TIMEOUT_MS',
 } as const;
 
 /** Key schema of the profiles table: one item per profile, `pk` = profile id (see `profileIdOf`). */

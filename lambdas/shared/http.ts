@@ -1,6 +1,7 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { RequestError } from './domain/errors';
+import type { KeyStore } from './store/key-store';
 
 /** HTTP plumbing shared by the API functions (API Gateway REST proxy integration). */
 
@@ -31,6 +32,26 @@ export function basicAuthUser(authorization: string | undefined): string | undef
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon === -1 ? decoded : decoded.slice(0, colon);
+}
+
+/**
+ * Refuses the request (401, with `message`) unless its `Authorization: Basic` user name is one of `keys`: how the
+ * admin routes take their key.
+ */
+export async function requireKey(event: Pick<APIGatewayProxyEvent, 'headers'>, keys: KeyStore, message: string): Promise<void> {
+  const key = basicAuthUser(header(event, 'authorization'));
+  if (key === undefined || !(await keys.matches(key))) throw new RequestError(401, message);
+}
+
+/** A path parameter, percent-decoded (API Gateway REST APIs pass them still encoded); used as it is when not valid encoding. */
+export function pathParameter(event: Pick<APIGatewayProxyEvent, 'pathParameters'>, name: string): string {
+  const raw = event.pathParameters?.[name];
+  if (!raw) throw new RequestError(400, `Missing path parameter ${name}`);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

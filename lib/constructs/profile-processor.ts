@@ -1,14 +1,13 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
-import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { profileSettingsToEnv, ProfileSettings } from '../../lambdas/shared/domain/settings';
 import { ENV } from '../../lambdas/shared/env';
 import { PlatformConfig } from '../config';
 import { HouseFunction } from './house-function';
+import { consumeStream } from './stream-consumer';
 
 export interface ProfileProcessorProps {
   stream: IStream;
@@ -20,10 +19,8 @@ export interface ProfileProcessorProps {
 }
 
 /**
- * Kinesis → profile processor → DynamoDB. The event source mapping is set so that one poison record never
- * blocks a shard: failed batches are bisected, partial failures are reported per record, retries and record
- * age are bounded, and what is still failing goes to the failure queue (pointers to the shard and sequence
- * range; the data stays in the stream for its retention period, for replay).
+ * Kinesis → profile processor → DynamoDB, subscribed to the stream with the safe defaults of `consumeStream`
+ * (bisection, per-record failures, bounded retries and record age, a failure queue).
  */
 export class ProfileProcessor extends Construct {
   readonly function: HouseFunction;
@@ -46,24 +43,6 @@ export class ProfileProcessor extends Construct {
       .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem')
       .bindTable(props.badEvents, ENV.badEventsTable, 'dynamodb:BatchWriteItem');
 
-    this.failureQueue = new Queue(this, 'Failures', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.failureQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the failure destination of the event source mapping' });
-
-    this.function.fn.addEventSource(
-      new KinesisEventSource(props.stream, {
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: props.processor.batchSize,
-        maxBatchingWindow: Duration.seconds(props.processor.maxBatchingWindowSeconds),
-        bisectBatchOnError: true,
-        reportBatchItemFailures: true,
-        retryAttempts: props.processor.retryAttempts,
-        maxRecordAge: Duration.hours(props.processor.maxRecordAgeHours),
-        onFailure: new SqsDlq(this.failureQueue),
-      }),
-    );
+    this.failureQueue = consumeStream(this, this.function.fn, props.stream, props.processor);
   }
 }

@@ -18,13 +18,15 @@ import { PlatformConfig } from '../config';
 export interface PublicApiProps {
   ingest: IFunction;
   profiles: IFunction;
+  catalog: IFunction;
+  recommend: IFunction;
   settings: PlatformConfig['api'];
   logRetentionDays: number;
 }
 
 /**
  * The REST API: the Segment HTTP Tracking API routes (`/v1/track` … `/v1/batch`, plus the one-letter routes
- * analytics.js posts to), and `/v1/profiles/{userId}`. Every media type is declared binary so bodies reach
+ * analytics.js posts to), `/v1/profiles/{userId}`, the catalog (`/v1/items`) and `/v1/recommendations`. Every media type is declared binary so bodies reach
  * the functions byte for byte (gzip, invalid UTF-8 and all) and are validated there.
  */
 export class PublicApi extends Construct {
@@ -81,6 +83,17 @@ export class PublicApi extends Construct {
         .addResource('{userId}')
         .addMethod('GET', new LambdaIntegration(props.profiles, { allowTestInvoke: false })),
     );
+    const catalog = new LambdaIntegration(props.catalog, { allowTestInvoke: false });
+    const items = v1.addResource('items');
+    methods.push(items.addMethod('PUT', catalog), items.addResource('{itemId}').addMethod('DELETE', catalog));
+    methods.push(
+      v1
+        .addResource('recommendations', {
+          // Web pages may ask for recommendations directly (with the read key).
+          defaultCorsPreflightOptions: { allowOrigins: Cors.ALL_ORIGINS, allowMethods: ['GET', 'OPTIONS'], allowHeaders: ['Authorization'], maxAge: Duration.days(1) },
+        })
+        .addMethod('GET', new LambdaIntegration(props.recommend, { allowTestInvoke: false })),
+    );
 
     // API Gateway's own refusals (throttled, too large) must also be readable by browsers.
     for (const [name, type] of [['Default4xx', ResponseType.DEFAULT_4XX], ['Default5xx', ResponseType.DEFAULT_5XX]] as const) {
@@ -88,7 +101,7 @@ export class PublicApi extends Construct {
     }
 
     const keyAuth =
-      'Clients authenticate with API keys, checked by the function: the Segment write key over HTTP Basic on ingestion (what Segment SDKs send), the admin key on profile reads. Cognito user pools do not fit SDK and server-to-server callers';
+      'Clients authenticate with API keys, checked by the function: the Segment write key over HTTP Basic on ingestion (what Segment SDKs send), the read key on recommendations, the admin key on profiles and the catalog. Cognito user pools do not fit SDK and server-to-server callers';
     for (const method of methods) {
       Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason: keyAuth }, { id: 'AwsSolutions-COG4', reason: keyAuth });
     }

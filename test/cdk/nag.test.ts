@@ -12,9 +12,9 @@ interface Report {
 }
 
 /** Synthesizes with cdk-nag's AwsSolutions pack, as `cdk synth` does; returns whether synth failed and the report. */
-function synthWithNag(change: (stack: PersonalizationStack) => void = () => {}): { failed: boolean; report: Report } {
+function synthWithNag(change: (stack: PersonalizationStack) => void = () => {}, context: Record<string, unknown> = {}): { failed: boolean; report: Report } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nag-'));
-  const app = new App({ outdir, context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ outdir, context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
   change(definePlatform(app));
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   let failed = false;
@@ -32,6 +32,16 @@ describe('cdk-nag AwsSolutions', () => {
     const { failed, report } = synthWithNag();
     const findings = report.pluginReports.flatMap((r) => r.violations.map((v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`));
     expect(findings).toEqual([]);
+    expect(failed).toBe(false);
+  });
+
+  it('finds nothing unacknowledged with Amazon Personalize turned on', () => {
+    const { failed, report } = synthWithNag(() => {}, {
+      personalizeTrackingId: 'tracking-id-1',
+      personalizeCampaignArn: 'arn:aws:personalize:eu-west-1:123456789012:campaign/shop',
+      recommendations: { experiment: { name: 'p', variants: [{ name: 'built-in', weight: 1 }, { name: 'personalize', weight: 1, strategy: 'personalize' }] } },
+    });
+    expect(report.pluginReports.flatMap((r) => r.violations.map((v) => v.ruleName))).toEqual([]);
     expect(failed).toBe(false);
   });
 

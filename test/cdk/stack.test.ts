@@ -15,7 +15,9 @@ function synth(context: Record<string, unknown> = {}) {
 const { stack, template } = synth();
 const resources = (type: string) => template.findResources(type);
 const logicalIdOf = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
-const fnId = (name: 'ingestion' | 'processor' | 'profileReader') => logicalIdOf(stack[name].function.fn);
+type FunctionName = 'ingestion' | 'processor' | 'profileReader' | 'catalog' | 'recommend';
+const functionOf = (name: FunctionName) => (name === 'catalog' || name === 'recommend' ? stack.recommendations[name] : stack[name].function);
+const fnId = (name: FunctionName) => logicalIdOf(functionOf(name).fn);
 
 describe('event stream', () => {
   it('is on-demand and encrypted at rest', () => {
@@ -56,9 +58,10 @@ describe('profile processor event source mapping', () => {
 });
 
 describe('tables', () => {
-  it('keep profiles with a TTL attribute, encryption and point-in-time recovery, retained on stack deletion', () => {
+  it('keep profiles, bad events and items with a TTL attribute, encryption and point-in-time recovery, retained on stack deletion', () => {
     const tables = resources('AWS::DynamoDB::Table');
-    expect(Object.keys(tables)).toHaveLength(2);
+    expect(Object.keys(tables)).toHaveLength(3);
+    expect(Object.keys(tables)).toContain(logicalIdOf(stack.itemStore.items));
     for (const table of Object.values(tables)) {
       expect(table.Properties).toMatchObject({
         KeySchema: [{ AttributeName: PROFILES_KEY.partitionKey, KeyType: 'HASH' }],
@@ -80,7 +83,7 @@ describe('tables', () => {
 describe('functions', () => {
   it('run Node.js 22 on ARM64 with tracing, JSON logs and their own log group', () => {
     const functions = Object.values(resources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(5);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -99,6 +102,21 @@ describe('functions', () => {
       expect.arrayContaining([ENV.profilesTable, ENV.badEventsTable, ENV.anonymousTtlDays, ENV.knownTtlDays, ENV.dedupWindowHours, ENV.dedupMaxIds, ENV.affinityHalfLifeDays]),
     );
     expect(env(fnId('profileReader'))).toEqual(expect.arrayContaining([ENV.profilesTable, ENV.adminKeySecret]));
+    expect(env(fnId('catalog'))).toEqual(expect.arrayContaining([ENV.itemsTable, ENV.adminKeySecret]));
+    expect(env(fnId('recommend'))).toEqual(
+      expect.arrayContaining([ENV.profilesTable, ENV.itemsTable, ENV.eventStream, ENV.readKeySecret, ENV.recommendConfig, ENV.affinityHalfLifeDays]),
+    );
+    expect(env(fnId('recommend'))).not.toContain(ENV.personalizeCampaignArn);
+  });
+
+  it('pass the validated recommendations config to the recommend function', () => {
+    const recommendations = { rules: { maxPerCategory: 2 }, experiment: { name: 'exp1', variants: [{ name: 'a', weight: 1 }, { name: 'b', weight: 1, strategy: 'popular' }] } };
+    const custom = synth({ recommendations: JSON.stringify(recommendations) }).template;
+    custom.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.recommendConfig]: JSON.stringify(recommendations) }) },
+    });
+    expect(() => synth({ recommendations: { strategy: 'personalize' } })).toThrow('strategy "personalize" needs personalizeCampaignArn');
+    expect(() => synth({ recommendations: '{not json' })).toThrow('recommendations is not valid JSON');
   });
 
   it('pass the configured profile TTLs to the processor', () => {
@@ -126,10 +144,11 @@ describe('least privilege', () => {
   const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({ 'Fn::GetAtt': [logicalIdOf(construct), 'Arn'] });
   const refOf = (construct: { node: { defaultChild?: unknown } }) => ({ Ref: logicalIdOf(construct) });
   const xray: [string[], unknown] = [['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*'];
-  const logs = (fn: 'ingestion' | 'processor' | 'profileReader'): [string[], unknown] => [
+  const logs = (fn: FunctionName): [string[], unknown] => [
     ['logs:CreateLogStream', 'logs:PutLogEvents'],
-    { 'Fn::GetAtt': [stack.getLogicalId(stack[fn].function.fn.logGroup.node.defaultChild as never), 'Arn'] },
+    { 'Fn::GetAtt': [stack.getLogicalId(functionOf(fn).fn.logGroup.node.defaultChild as never), 'Arn'] },
   ];
+  const secretRead = (secret: { node: { defaultChild?: unknown } }): [string[], unknown] => [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(secret)];
 
   it('lets the ingest function put records on the stream and read the write key, nothing else', () => {
     expect(grants(fnId('ingestion'))).toEqual(
@@ -160,13 +179,61 @@ describe('least privilege', () => {
     expect(grants(fnId('profileReader'))).toHaveLength(4);
   });
 
+  it('lets the catalog function write and delete catalog items and read the admin key, nothing else', () => {
+    expect(grants(fnId('catalog'))).toEqual(
+      expect.arrayContaining([
+        xray,
+        logs('catalog'),
+        [['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], arnOf(stack.itemStore.items)],
+        secretRead(stack.credentials.adminKey),
+      ]),
+    );
+    expect(grants(fnId('catalog'))).toHaveLength(4);
+  });
+
+  it('lets the recommend function read one profile, read the items table, put exposure events and read the read key, nothing else', () => {
+    expect(grants(fnId('recommend'))).toEqual(
+      expect.arrayContaining([
+        xray,
+        logs('recommend'),
+        [['dynamodb:GetItem'], arnOf(stack.store.profiles)],
+        [['dynamodb:BatchGetItem', 'dynamodb:Scan'], arnOf(stack.itemStore.items)],
+        [['kinesis:PutRecords'], arnOf(stack.events.stream)],
+        secretRead(stack.credentials.readKey),
+      ]),
+    );
+    expect(grants(fnId('recommend'))).toHaveLength(6);
+  });
+
+  it('lets the recommend function call exactly the configured Personalize campaign', () => {
+    const campaignArn = 'arn:aws:personalize:eu-west-1:123456789012:campaign/shop';
+    const custom = synth({ personalizeCampaignArn: campaignArn, recommendations: { strategy: 'personalize' } });
+    const policies = Object.values(custom.template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const personalize = policies.filter((st: { Action: string | string[] }) => [st.Action].flat().some((a) => a.startsWith('personalize:')));
+    expect(personalize).toEqual([expect.objectContaining({ Action: 'personalize:GetRecommendations', Resource: campaignArn })]);
+    custom.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.personalizeCampaignArn]: campaignArn, [ENV.personalizeTimeoutMs]: '150' }) },
+    });
+  });
+
   it('grants no wildcard action and no wildcard resource except for X-Ray', () => {
-    for (const id of [fnId('ingestion'), fnId('processor'), fnId('profileReader')]) {
+    for (const id of (['ingestion', 'processor', 'profileReader', 'catalog', 'recommend'] as const).map(fnId)) {
       for (const [actions, resource] of grants(id)) {
         expect(actions.some((a) => a.includes('*'))).toBe(false);
         if (resource === '*') expect(actions.every((a) => a.startsWith('xray:'))).toBe(true);
       }
     }
+  });
+});
+
+describe('Amazon Personalize', () => {
+  it('adds the forwarder only when a tracking id is configured', () => {
+    expect(stack.personalizeForwarder).toBeUndefined();
+    const custom = synth({ personalizeTrackingId: 'tracking-id-1' });
+    expect(custom.stack.personalizeForwarder).toBeDefined();
+    custom.template.resourceCountIs('AWS::Lambda::Function', 6);
+    custom.template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [ENV.personalizeTrackingId]: 'tracking-id-1' }) } });
+    custom.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
   });
 });
 
@@ -192,6 +259,12 @@ describe('API', () => {
     expect(routes().filter((r) => r.uri.includes(fnId('profileReader'))).map((r) => r.route)).toEqual(['GET /v1/profiles/{userId}']);
   });
 
+  it('serves the catalog and recommendations on their own functions', () => {
+    expect(routes().filter((r) => r.uri.includes(fnId('catalog'))).map((r) => r.route).sort()).toEqual(['DELETE /v1/items/{itemId}', 'PUT /v1/items']);
+    expect(routes().filter((r) => r.uri.includes(fnId('recommend'))).map((r) => r.route)).toEqual(['GET /v1/recommendations']);
+    expect(routes().map((r) => r.route)).toContain('OPTIONS /v1/recommendations');
+  });
+
   it('passes bodies through unchanged (every media type binary), logs access and throttles', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
@@ -210,5 +283,7 @@ describe('configuration', () => {
     expect(() => loadConfig(context({ processorBatchSize: '20000' }))).toThrow(/processorBatchSize/);
     expect(() => loadConfig(context({ apiStageName: 'my stage' }))).toThrow(/apiStageName/);
     expect(loadConfig(context({ affinityHalfLifeDays: '3.5' })).profiles.affinityHalfLifeDays).toBe(3.5);
+    expect(() => loadConfig(context({ personalizeCampaignArn: 'campaign/shop' }))).toThrow(/personalizeCampaignArn.*campaign ARN/);
+    expect(() => loadConfig(context({ recommendations: { rules: { maxPerCategory: -1 } } }))).toThrow(/Invalid recommendations config: .*maxPerCategory/);
   });
 });

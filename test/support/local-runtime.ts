@@ -8,6 +8,7 @@ import { LocalRuntime, LocalRuntimeOptions, startLocalRuntime } from '../../loca
 
 export const WRITE_KEY = 'test-write-key';
 export const ADMIN_KEY = 'test-admin-key';
+export const READ_KEY = 'test-read-key';
 
 /** A local runtime on a free port with a temporary data directory, quiet and quick to retry. */
 export async function startTestRuntime(overrides: Partial<LocalRuntimeOptions> = {}): Promise<LocalRuntime & { dataDir: string }> {
@@ -17,6 +18,7 @@ export async function startTestRuntime(overrides: Partial<LocalRuntimeOptions> =
     port: 0,
     writeKey: WRITE_KEY,
     adminKey: ADMIN_KEY,
+    readKey: READ_KEY,
     pollIntervalMs: 50,
     retryBaseDelayMs: 20,
     logLevel: 'CRITICAL',

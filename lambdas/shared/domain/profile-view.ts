@@ -61,7 +61,8 @@ export function toProfileView(record: ProfileRecord, nowMs: number, halfLifeDays
   };
 }
 
-function cartView(cart: ProfileState['cart']): ProfileView['cart'] {
+/** The cart as lines with a positive quantity, newest addition first, and its value. */
+export function cartView(cart: ProfileState['cart']): ProfileView['cart'] {
   const items = Object.entries(cart.lines)
     .map(([itemId, line]) => {
       const adds = line.adds.filter((a) => a.at > Math.max(line.clearedAt, cart.clearedAt));

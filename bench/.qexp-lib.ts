@@ -1,0 +1,427 @@
+/**
+ * `npm run bench:quality`: offline quality of the recommender on MovieLens-100k, through the code that serves.
+ *
+ * Protocol (Microsoft Recommenders' MovieLens-100k algorithm comparison, see ../shared/datasets/README.md): per
+ * user, a seeded random 75% of their ratings train and 25% test; every item is ranked for every user; items the
+ * user has in training are removed; k = 10; metrics averaged over users with at least one test item:
+ * - precision@10 = hits / 10; recall@10 = hits / #test items;
+ * - nDCG@10 with binary relevance: Σ_hits 1/log(1 + rank) over the ideal Σ_{r ≤ min(10, #test)} 1/log(1 + r);
+ * - MAP = Recommenders' `map_at_k`: Σ over hits of (hits so far / rank), divided by min(10, #test items)
+ *   (recommenders/evaluation/python_evaluation.py; their older `map` divides by #test items instead).
+ *
+ * The served rows run what production runs: `trainModel` on the training ratings (event `Product Viewed`, rating
+ * time as `at`, genres from ml-100k.item as categories); per user, the training ratings become stream events
+ * folded by the real reducer `reduceEvents`, so `recent` is the profile's 50 newest items and affinity the real
+ * decayed affinity (an event carries one category: the film's first genre); then `scoreItems` with the stored
+ * (truncated) neighbour lists of those recent items, the trending and global lists and the lists of the top 3
+ * affinity categories, `now` = the user's newest training rating. "Full history, untruncated" scores every
+ * training rating through every positive EASE weight: what the served truncation costs.
+ *
+ * Options: --dataset DIR (default ../shared/datasets/movielens-100k), --seed N (default 42),
+ * --tune: choose hyperparameters on a validation split carved out of the training data only (the test split is
+ * not read), print the grid and stop. The defaults in training.ts / scoring.ts and `BENCH_WEIGHTS` below were
+ * fixed from its output.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { StreamEvent, StreamEventSchema } from '../lambdas/shared/domain/event-schema';
+import { Interaction, RankedItem, TrainedModel } from '../lambdas/shared/domain/model';
+import { emptyProfile, ProfileState, reduceEvents } from '../lambdas/shared/domain/profile';
+import { DEFAULT_SCORING_WEIGHTS, scoreItems, ScoringWeights, topAffinityCategories } from '../lambdas/shared/domain/scoring';
+import { DEFAULT_PROFILE_SETTINGS } from '../lambdas/shared/domain/settings';
+import { DEFAULT_TRAINING_OPTIONS, trainModel, TrainingOptions } from '../lambdas/shared/domain/training';
+
+const K = 10;
+const TRAIN_RATIO = 0.75;
+/** Category lists serving fetches per request (the person's strongest interests). */
+const PREFERRED_CATEGORIES = 3;
+const EVENT = 'Product Viewed';
+const HALF_LIFE_DAYS = DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays;
+/** Recency off: for the full-history row, and the longest half-life the tuning grid tries. */
+const NO_RECENCY_HOURS = 1e6;
+
+/**
+ * Scoring weights for MovieLens, chosen with --tune on validation data (see the module comment). MovieLens
+ * timestamps are rating times, and a random split has no temporal order, so recency measured in hours says
+ * little there; the shop defaults are printed alongside.
+ */
+const BENCH_WEIGHTS: ScoringWeights = { ...DEFAULT_SCORING_WEIGHTS };
+
+const PUBLISHED = [
+  { name: 'SAR (published)', ndcg: 0.382, precision: 0.331 },
+  { name: 'BPR (published)', ndcg: 0.442, precision: 0.388 },
+  { name: 'BiVAE (published)', ndcg: 0.475, precision: 0.412 },
+];
+
+interface Rating {
+  user: string;
+  item: string;
+  rating: number;
+  at: number;
+}
+
+interface Split {
+  train: Rating[];
+  /** Per user: training items, held-out items. */
+  seen: Map<string, Set<string>>;
+  test: Map<string, Set<string>>;
+}
+
+interface Metrics {
+  ndcg: number;
+  precision: number;
+  recall: number;
+  map: number;
+  users: number;
+}
+
+/** Per user, what a method recommends (best first, at least the top K after training items are removed). */
+type Recommender = (user: string) => string[];
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const { ratings, genres } = loadMovieLens(args.dataset);
+  const split = splitPerUser(ratings, args.seed);
+  console.log(
+    `MovieLens-100k: ${ratings.length} ratings, ${new Set(ratings.map((r) => r.user)).size} users, ${genres.size} items; ` +
+      `per-user random ${TRAIN_RATIO * 100}/${100 - TRAIN_RATIO * 100} split, seed ${args.seed}: ${split.train.length} train`,
+  );
+  if (args.tune) {
+    tune(split, genres, args.seed);
+    return;
+  }
+  report(split, genres);
+  console.log(`\nrun time ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The comparison
+
+function report(split: Split, genres: Map<string, string[]>): void {
+  const catalog = catalogOf(genres);
+  const profiles = buildProfiles(split.train, genres);
+  const trainings = {
+    cooccurrence: timedTraining(split.train, { algorithm: 'cooccurrence' }, catalog),
+    ease: timedTraining(split.train, {}, catalog),
+    easeFull: timedTraining(split.train, { neighbours: Infinity }, catalog),
+  };
+  const rows: Array<{ name: string; metrics: Metrics; seconds?: number }> = [
+    { name: 'Global popularity (baseline)', metrics: evaluate(split, popularityRecommender(trainings.ease.model, split.seen)), seconds: trainings.ease.seconds },
+    { name: 'Co-occurrence, served', metrics: evaluate(split, servedRecommender(trainings.cooccurrence.model, profiles, split.seen, BENCH_WEIGHTS)), seconds: trainings.cooccurrence.seconds },
+  ];
+  if (!sameWeights(BENCH_WEIGHTS, DEFAULT_SCORING_WEIGHTS)) {
+    rows.push({ name: 'EASE, served, shop scoring defaults', metrics: evaluate(split, servedRecommender(trainings.ease.model, profiles, split.seen, DEFAULT_SCORING_WEIGHTS)) });
+  }
+  const served = evaluate(split, servedRecommender(trainings.ease.model, profiles, split.seen, BENCH_WEIGHTS));
+  rows.push({ name: 'EASE, served (default model)', metrics: served, seconds: trainings.ease.seconds });
+  rows.push({
+    name: 'EASE, full history, untruncated (info)',
+    metrics: evaluate(split, fullHistoryRecommender(trainings.easeFull.model, split, genres)),
+    seconds: trainings.easeFull.seconds,
+  });
+
+  const o = DEFAULT_TRAINING_OPTIONS;
+  console.log(`model: λ=${o.easeLambda}, K=${o.neighbours}, EASE items ≤ ${o.maxEaseItems}; profile: ${PROFILE_RECENT} recent items, affinity half-life ${HALF_LIFE_DAYS} d`);
+  console.log(`scoring weights (bench): ${describeWeights(BENCH_WEIGHTS)}`);
+  console.log(`scoring weights (shop defaults): ${describeWeights(DEFAULT_SCORING_WEIGHTS)}`);
+  console.log(`\n${row('model', 'nDCG@10', 'P@10', 'R@10', 'MAP', 'train s')}`);
+  for (const r of rows) console.log(row(r.name, ...metricCells(r.metrics), r.seconds !== undefined ? r.seconds.toFixed(2) : ''));
+  for (const p of PUBLISHED) console.log(row(p.name, p.ndcg.toFixed(3), p.precision.toFixed(3), '', '', ''));
+  console.log(`users evaluated: ${served.users}; scoring latency per user ${latency(trainings.ease.model, profiles)}`);
+  console.log(`\nnDCG@10=${served.ndcg.toFixed(3)} P@10=${served.precision.toFixed(3)} R@10=${served.recall.toFixed(3)} MAP=${served.map.toFixed(3)}`);
+}
+
+const PROFILE_RECENT = 50;
+
+function timedTraining(train: Rating[], options: Partial<TrainingOptions>, catalog: ReturnType<typeof catalogOf>): { model: TrainedModel; seconds: number } {
+  const started = performance.now();
+  const model = trainModel(toInteractions(train), options, catalog);
+  return { model, seconds: (performance.now() - started) / 1000 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Recommenders
+
+/** The top global list, minus the user's training items. */
+export function popularityRecommender(model: TrainedModel, seen: Map<string, Set<string>>): Recommender {
+  return (user) => model.popularity.global.map((r) => r.itemId).filter((id) => !seen.get(user)?.has(id));
+}
+
+/** What serving returns: the profile's recent items through the stored neighbour lists, plus the popularity chain. */
+export function servedRecommender(model: TrainedModel, profiles: Map<string, ProfileState>, seen: Map<string, Set<string>>, weights: ScoringWeights): Recommender {
+  return (user) => {
+    const profile = profiles.get(user) as ProfileState;
+    const scored = scoreItems(servingInput(model, profile), weights);
+    const mine = seen.get(user) as Set<string>;
+    return scored.filter((s) => !mine.has(s.itemId)).map((s) => s.itemId);
+  };
+}
+
+/** The scorer's input exactly as the recommend function assembles it from one profile read and one batch read. */
+export function servingInput(model: TrainedModel, profile: ProfileState): Parameters<typeof scoreItems>[0] {
+  const now = profile.lastSeen as number;
+  const decay = 2 ** ((profile.affinity.at - now) / (HALF_LIFE_DAYS * 86_400_000));
+  const affinity = Object.fromEntries(Object.entries(profile.affinity.scores).map(([c, s]) => [c, s * decay]));
+  const preferredCategories = topAffinityCategories(affinity, PREFERRED_CATEGORIES);
+  return {
+    now,
+    recent: profile.recent,
+    affinity,
+    neighbours: fetched(model.neighbours, profile.recent.map((r) => r.itemId)),
+    popularity: { trending: model.popularity.trending, global: model.popularity.global, byCategory: fetched(model.popularity.byCategory, preferredCategories) },
+    preferredCategories,
+  };
+}
+
+function fetched<T>(lists: ReadonlyMap<string, T>, keys: readonly string[]): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const key of keys) {
+    const list = lists.get(key);
+    if (list !== undefined) out.set(key, list);
+  }
+  return out;
+}
+
+/** Every training rating as a source (no profile window, no recency) through untruncated neighbour lists. */
+export function fullHistoryRecommender(model: TrainedModel, split: Split, genres: Map<string, string[]>): Recommender {
+  const byUser = groupBy(split.train, (r) => r.user);
+  const weights: ScoringWeights = { ...BENCH_WEIGHTS, recencyHalfLifeHours: NO_RECENCY_HOURS };
+  return (user) => {
+    const history = byUser.get(user) ?? [];
+    const now = Math.max(...history.map((r) => r.at));
+    const recent = history.map((r) => ({ itemId: r.item, event: EVENT, at: r.at }));
+    const affinity: Record<string, number> = {};
+    for (const r of history) {
+      const g = genres.get(r.item)?.[0];
+      if (g !== undefined) affinity[g] = (affinity[g] ?? 0) + 2 ** ((r.at - now) / (HALF_LIFE_DAYS * 86_400_000));
+    }
+    const preferredCategories = topAffinityCategories(affinity, PREFERRED_CATEGORIES);
+    const scored = scoreItems(
+      {
+        now,
+        recent,
+        affinity,
+        neighbours: model.neighbours,
+        popularity: { trending: model.popularity.trending, global: model.popularity.global, byCategory: model.popularity.byCategory },
+        preferredCategories,
+      },
+      weights,
+    );
+    const mine = split.seen.get(user) as Set<string>;
+    return scored.filter((s) => !mine.has(s.itemId)).map((s) => s.itemId);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tuning on validation data only
+
+function tune(split: Split, genres: Map<string, string[]>, seed: number): void {
+  // The validation split: the same per-user 75/25 protocol applied to the training ratings only.
+  const validation = splitPerUser(split.train, seed + 1);
+  const catalog = catalogOf(genres);
+  const profiles = buildProfiles(validation.train, genres);
+  console.log(`tuning on a validation split of the training data: ${validation.train.length} train, ${[...validation.test.values()].reduce((n, s) => n + s.size, 0)} validation`);
+
+  console.log(`\n${row('model (shop scoring defaults)', 'nDCG@10', 'P@10', 'R@10', 'MAP', 'train s')}`);
+  const models: Array<{ name: string; options: Partial<TrainingOptions> }> = [
+    { name: 'cooccurrence', options: { algorithm: 'cooccurrence' } },
+    ...[25, 50, 100, 200, 400, 800].map((lambda) => ({ name: `ease λ=${lambda}`, options: { algorithm: 'ease' as const, easeLambda: lambda } })),
+  ];
+  let best: { name: string; model: TrainedModel; ndcg: number } | undefined;
+  for (const m of models) {
+    const { model, seconds } = timedTraining(validation.train, m.options, catalog);
+    const metrics = evaluate(validation, servedRecommender(model, profiles, validation.seen, DEFAULT_SCORING_WEIGHTS));
+    console.log(row(m.name, ...metricCells(metrics), seconds.toFixed(2)));
+    if (best === undefined || metrics.ndcg > best.ndcg) best = { name: m.name, model, ndcg: metrics.ndcg };
+  }
+  const chosen = best as { name: string; model: TrainedModel };
+
+  console.log(`\n${row(`scoring on ${chosen.name}`, 'nDCG@10', 'P@10', 'R@10', 'MAP', '')}`);
+  let bestWeights: { weights: ScoringWeights; ndcg: number } | undefined;
+  for (const recencyHalfLifeHours of [DEFAULT_SCORING_WEIGHTS.recencyHalfLifeHours, 24 * 7, 24 * 30, 24 * 365, NO_RECENCY_HOURS]) {
+    for (const affinityBoost of [0, 0.1, 0.3, 1, 3]) {
+      const weights = { ...DEFAULT_SCORING_WEIGHTS, recencyHalfLifeHours, affinityBoost };
+      const metrics = evaluate(validation, servedRecommender(chosen.model, profiles, validation.seen, weights));
+      console.log(row(`half-life ${recencyHalfLifeHours} h, affinity boost ${affinityBoost}`, ...metricCells(metrics), ''));
+      if (bestWeights === undefined || metrics.ndcg > bestWeights.ndcg) bestWeights = { weights, ndcg: metrics.ndcg };
+    }
+  }
+  console.log(`\nbest on validation: ${chosen.name}; ${describeWeights((bestWeights as { weights: ScoringWeights }).weights)}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Metrics
+
+export function evaluate(split: Split, recommend: Recommender): Metrics {
+  const sum = { ndcg: 0, precision: 0, recall: 0, map: 0 };
+  let users = 0;
+  for (const [user, relevant] of split.test) {
+    if (relevant.size === 0) continue;
+    const top = recommend(user).slice(0, K);
+    const m = userMetrics(top, relevant);
+    sum.ndcg += m.ndcg;
+    sum.precision += m.precision;
+    sum.recall += m.recall;
+    sum.map += m.map;
+    users += 1;
+  }
+  return { ndcg: sum.ndcg / users, precision: sum.precision / users, recall: sum.recall / users, map: sum.map / users, users };
+}
+
+/** One user's metrics for a top-K list; see the module comment for the definitions. */
+function userMetrics(top: readonly string[], relevant: ReadonlySet<string>): Omit<Metrics, 'users'> {
+  let hits = 0;
+  let dcg = 0;
+  let precisionSum = 0;
+  top.forEach((item, index) => {
+    if (!relevant.has(item)) return;
+    hits += 1;
+    dcg += 1 / Math.log2(index + 2);
+    precisionSum += hits / (index + 1);
+  });
+  const ideal = Math.min(K, relevant.size);
+  let idcg = 0;
+  for (let r = 0; r < ideal; r++) idcg += 1 / Math.log2(r + 2);
+  return { ndcg: dcg / idcg, precision: hits / K, recall: hits / relevant.size, map: precisionSum / ideal };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Data
+
+export function loadMovieLens(dir: string): { ratings: Rating[]; genres: Map<string, string[]> } {
+  const ratings = dataLines(path.join(dir, 'ml-100k.inter')).map(([user, item, rating, ts]) => ({ user, item, rating: Number(rating), at: Number(ts) * 1000 }));
+  const genres = new Map(dataLines(path.join(dir, 'ml-100k.item')).map((cols) => [cols[0], (cols[3] ?? '').split(' ').filter((g) => g.length > 0)]));
+  return { ratings, genres };
+}
+
+/** Tab-separated lines after the header. */
+function dataLines(file: string): string[][] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim().length > 0)
+    .map((line) => line.split('\t'));
+}
+
+/** Per user, a seeded random TRAIN_RATIO of their ratings train (rounded), the rest test. */
+export function splitPerUser(ratings: readonly Rating[], seed: number): Split {
+  const random = mulberry32(seed);
+  const split: Split = { train: [], seen: new Map(), test: new Map() };
+  for (const [user, rows] of [...groupBy(ratings, (r) => r.user)].sort(([a], [b]) => a.localeCompare(b))) {
+    const shuffled = shuffle([...rows], random);
+    const cut = Math.round(shuffled.length * TRAIN_RATIO);
+    split.train.push(...shuffled.slice(0, cut));
+    split.seen.set(user, new Set(shuffled.slice(0, cut).map((r) => r.item)));
+    split.test.set(user, new Set(shuffled.slice(cut).map((r) => r.item)));
+  }
+  return split;
+}
+
+export function toInteractions(train: readonly Rating[]): Interaction[] {
+  return train.map((r) => ({ subject: r.user, itemId: r.item, event: EVENT, at: r.at }));
+}
+
+export function catalogOf(genres: Map<string, string[]>): Map<string, { categories: string[] }> {
+  return new Map([...genres].map(([item, categories]) => [item, { categories }]));
+}
+
+/** Each user's profile as the stream processor builds it from their training ratings. */
+export function buildProfiles(train: readonly Rating[], genres: Map<string, string[]>): Map<string, ProfileState> {
+  const profiles = new Map<string, ProfileState>();
+  for (const [user, rows] of groupBy(train, (r) => r.user)) {
+    const events = rows.map((r) => streamEventOf(r, genres.get(r.item)?.[0]));
+    profiles.set(user, reduceEvents(emptyProfile(`user#${user}`), events, HALF_LIFE_DAYS));
+  }
+  return profiles;
+}
+
+function streamEventOf(r: Rating, category: string | undefined): StreamEvent {
+  const timestamp = new Date(r.at).toISOString();
+  return StreamEventSchema.parse({
+    type: 'track',
+    event: EVENT,
+    userId: r.user,
+    messageId: `ml-${r.user}-${r.item}`,
+    timestamp,
+    receivedAt: timestamp,
+    sourceId: 'bench-quality',
+    properties: { product_id: r.item, ...(category !== undefined ? { category } : {}) },
+  }) as StreamEvent;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+function latency(model: TrainedModel, profiles: Map<string, ProfileState>): string {
+  const times: number[] = [];
+  for (const profile of profiles.values()) {
+    const input = servingInput(model, profile);
+    const started = performance.now();
+    scoreItems(input, BENCH_WEIGHTS);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))].toFixed(2);
+  return `p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`;
+}
+
+function sameWeights(a: ScoringWeights, b: ScoringWeights): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function describeWeights(w: ScoringWeights): string {
+  return `recency half-life ${w.recencyHalfLifeHours} h, affinity boost ${w.affinityBoost}, max item weight ${w.maxItemWeight}`;
+}
+
+function metricCells(m: Metrics): string[] {
+  return [m.ndcg, m.precision, m.recall, m.map].map((v) => v.toFixed(3));
+}
+
+function row(label: string, ...cells: string[]): string {
+  return label.padEnd(44) + cells.map((c) => c.padStart(9)).join('');
+}
+
+function groupBy<T>(values: readonly T[], key: (value: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const v of values) {
+    const k = key(v);
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [v]);
+    else list.push(v);
+  }
+  return out;
+}
+
+/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(values: T[], random: () => number): T[] {
+  for (let i = values.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [values[i], values[j]] = [values[j], values[i]];
+  }
+  return values;
+}
+
+function parseArgs(argv: string[]): { dataset: string; seed: number; tune: boolean } {
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const seed = Number(value('--seed') ?? 42);
+  if (!Number.isInteger(seed)) throw new Error('--seed must be an integer');
+  return { dataset: path.resolve(value('--dataset') ?? path.join(__dirname, '../../shared/datasets/movielens-100k')), seed, tune: argv.includes('--tune') };
+}
+
+

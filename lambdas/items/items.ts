@@ -1,0 +1,84 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { CATALOG_LIMITS, parseItemId, validateCatalogUpsert } from '../shared/domain/catalog';
+import { RequestError } from '../shared/domain/errors';
+import { errorResponse, header, jsonResponse, parseJson, pathParameter, readBody, requireKey } from '../shared/http';
+import type { CatalogStore } from '../shared/store/catalog-store';
+import type { KeyStore } from '../shared/store/key-store';
+
+export interface ItemsDeps {
+  catalog: CatalogStore;
+  adminKeys: KeyStore;
+  now: () => number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+type Route = (event: APIGatewayProxyEvent, deps: ItemsDeps) => Promise<APIGatewayProxyResult>;
+
+/** The methods of each resource (API Gateway resource paths). */
+const ROUTES: Record<string, Record<string, Route>> = {
+  '/v1/items': { PUT: upsertItems },
+  '/v1/items/{itemId}': { DELETE: deleteItem },
+};
+
+/**
+ * The item catalog (admin key, HTTP Basic):
+ * - `PUT /v1/items` with `{ "items": [ … ] }` (see `domain/catalog.ts`) upserts whole items: 200
+ *   `{ success, upserted }`. A batch with invalid items gets a 400 listing each rejected item's index and reason;
+ *   the valid items of that batch *are* written, and the response says how many (`accepted`).
+ * - `DELETE /v1/items/{itemId}`: 200 `{ success, deleted }`, `deleted: false` when the catalog did not hold the
+ *   item, so a retried delete succeeds too. The id is hidden from recommendations either way.
+ */
+export async function handleItems(event: APIGatewayProxyEvent, deps: ItemsDeps): Promise<APIGatewayProxyResult> {
+  try {
+    await requireKey(event, deps.adminKeys, 'This route needs the admin key (HTTP Basic, key as the user name)');
+    const methods = ROUTES[event.resource];
+    if (!methods) throw new RequestError(404, `No catalog route ${event.resource}`);
+    const route = methods[event.httpMethod];
+    if (!route) {
+      const allowed = Object.keys(methods).join(', ');
+      return errorResponse(new RequestError(405, `${event.httpMethod} is not allowed on ${event.resource}; use ${allowed}`), 'admin', { Allow: allowed });
+    }
+    return await route(event, deps);
+  } catch (error) {
+    if (error instanceof RequestError) {
+      deps.logger.info('Catalog request refused', { status: error.status, reason: error.message });
+      return errorResponse(error, 'admin');
+    }
+    deps.logger.error('Catalog request failed', error as Error);
+    return jsonResponse(500, { success: false, message: 'Internal error; retry the request' });
+  }
+}
+
+async function upsertItems(event: APIGatewayProxyEvent, deps: ItemsDeps): Promise<APIGatewayProxyResult> {
+  checkContentType(header(event, 'content-type'));
+  const body = parseJson(readBody(event, CATALOG_LIMITS.maxRequestBytes));
+  const { items, errors } = validateCatalogUpsert(body, deps.now());
+  if (items.length > 0) await deps.catalog.upsert(items);
+  deps.metrics.addMetric('CatalogItemsUpserted', MetricUnit.Count, items.length);
+  if (errors.length === 0) return jsonResponse(200, { success: true, upserted: items.length });
+
+  deps.metrics.addMetric('CatalogItemsRejected', MetricUnit.Count, errors.length);
+  deps.logger.info('Catalog items rejected', { accepted: items.length, rejected: errors });
+  const message =
+    items.length === 0
+      ? `All ${errors.length} items were rejected`
+      : `${errors.length} of ${errors.length + items.length} items were rejected; the other ${items.length} were written`;
+  return jsonResponse(400, { success: false, message, accepted: items.length, rejected: errors });
+}
+
+async function deleteItem(event: APIGatewayProxyEvent, deps: ItemsDeps): Promise<APIGatewayProxyResult> {
+  const itemId = parseItemId(pathParameter(event, 'itemId'));
+  const deleted = await deps.catalog.delete(itemId);
+  deps.metrics.addMetric(deleted ? 'CatalogItemsDeleted' : 'CatalogItemsNotFound', MetricUnit.Count, 1);
+  return jsonResponse(200, { success: true, deleted });
+}
+
+/** JSON only; a body without a Content-Type is read as JSON. */
+function checkContentType(contentType: string | undefined): void {
+  if (contentType === undefined) return;
+  const mediaType = contentType.split(';')[0].trim().toLowerCase();
+  if (mediaType !== 'application/json') throw new RequestError(415, `Unsupported Content-Type "${mediaType}": send application/json`);
+}

@@ -1,0 +1,70 @@
+import { Duration } from 'aws-cdk-lib';
+import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/shared/env';
+import { PlatformConfig } from '../config';
+import { HouseFunction } from './house-function';
+
+export interface RecommendationApiProps {
+  items: ITable;
+  profiles: ITable;
+  /** Where exposure events go. */
+  stream: IStream;
+  adminKey: ISecret;
+  readKey: ISecret;
+  recommendations: PlatformConfig['recommendations'];
+  personalize: PlatformConfig['personalize'];
+  affinityHalfLifeDays: number;
+  logRetentionDays: number;
+}
+
+/**
+ * The catalog function (`PUT /v1/items`, `DELETE /v1/items/{itemId}`, admin key) and the recommendation
+ * function (`GET /v1/recommendations`, read key): one profile read, one batch read of the model, an exposure
+ * event on the stream.
+ */
+export class RecommendationApi extends Construct {
+  readonly catalog: HouseFunction;
+  readonly recommend: HouseFunction;
+
+  constructor(scope: Construct, id: string, props: RecommendationApiProps) {
+    super(scope, id);
+    this.catalog = new HouseFunction(this, 'Catalog', {
+      entry: 'items/handler.ts',
+      serviceName: 'catalog-api',
+      description: 'Item catalog: batch upsert and delete (admin key)',
+      memorySize: 512,
+      timeout: Duration.seconds(15),
+      logRetentionDays: props.logRetentionDays,
+    })
+      .bindTable(props.items, ENV.itemsTable, 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem')
+      .bindSecret(props.adminKey, ENV.adminKeySecret);
+
+    const { campaignArn, timeoutMs } = props.personalize;
+    this.recommend = new HouseFunction(this, 'Recommend', {
+      entry: 'recommend/handler.ts',
+      serviceName: 'recommendations',
+      description: 'Recommendations: recent interactions through the item-to-item model, affinity, popularity, rules, experiments',
+      // Scoring is CPU-bound: 1 GB buys most of a vCPU for a few more cents per million requests.
+      memorySize: 1024,
+      timeout: Duration.seconds(5),
+      logRetentionDays: props.logRetentionDays,
+      environment: {
+        [ENV.recommendConfig]: JSON.stringify(props.recommendations),
+        [ENV.affinityHalfLifeDays]: String(props.affinityHalfLifeDays),
+        ...(campaignArn ? { [ENV.personalizeCampaignArn]: campaignArn, [ENV.personalizeTimeoutMs]: String(timeoutMs) } : {}),
+      },
+    })
+      .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:GetItem')
+      // Scan only while no model exists: the newest catalog items are the fallback of a fresh install.
+      .bindTable(props.items, ENV.itemsTable, 'dynamodb:BatchGetItem', 'dynamodb:Scan')
+      .bindStream(props.stream, ENV.eventStream, 'kinesis:PutRecords')
+      .bindSecret(props.readKey, ENV.readKeySecret);
+    if (campaignArn) {
+      this.recommend.fn.addToRolePolicy(new PolicyStatement({ actions: ['personalize:GetRecommendations'], resources: [campaignArn] }));
+    }
+  }
+}

@@ -1,0 +1,314 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { describeIssues, parseIsoTimestamp, StreamEvent, StreamEventSchema } from '../lambdas/shared/domain/event-schema';
+import { isPlainObject } from '../lambdas/shared/domain/json';
+import { CheckpointStore, KinesisEventSource } from './kinesis-event-source';
+import type { InvokeOutcome } from './lambda-host';
+import { LOCAL_ACCOUNT, LOCAL_REGION, LocalEventSourceMapping, LocalStream } from './template-model';
+
+/**
+ * The local event lake: what Kinesis Data Firehose delivers to S3 in AWS, as files under `<dataDir>/lake/`.
+ *
+ *   events/dt=YYYY-MM-DD/hour=HH/events-<yyyyMMddHHmmss>-<shardId>-<firstSequenceNumber>.json.gz
+ *   errors/dt=YYYY-MM-DD/hour=HH/errors-<…same…>.json.gz
+ *
+ * `events/` holds every stream event as the ingest function wrote it, one JSON object per line, gzip-compressed,
+ * partitioned by the event's `receivedAt` (UTC): Hive-style partitions, which Athena (partition projection) and
+ * DuckDB (`read_json` with `hive_partitioning`) read as they are. Records that are not stream events (they did
+ * not come through ingest) are not dropped: like Firehose's error output they go to `errors/`, with the reason
+ * and the raw data in base64, partitioned by arrival time.
+ */
+
+/** The events table of the lake, under the lake directory. */
+export const LAKE_EVENTS_PREFIX = 'events';
+/** Records that are not stream events, under the lake directory. */
+export const LAKE_ERRORS_PREFIX = 'errors';
+
+export interface LakeWriterOptions {
+  stream: LocalStream;
+  kinesis: KinesisClient;
+  /** Shared with the event source mappings; the writer keeps its own position under `LakeWriter/<stream id>`. */
+  checkpoints: CheckpointStore;
+  /** `<dataDir>/lake`. */
+  lakeDir: string;
+  /** Write an object once this many records of a shard are buffered (Firehose's buffering hint). @default 500 */
+  bufferRecords?: number;
+  /** …or once the oldest buffered record has waited this long. @default 1 */
+  bufferSeconds?: number;
+  /** Pause between polls of a shard with nothing new. */
+  pollIntervalMs: number;
+  /** First delay before a failed write is retried (doubling up to 5 s, without limit, as Firehose keeps retrying S3). */
+  retryBaseDelayMs: number;
+  log: (message: string) => void;
+}
+
+/**
+ * A stream consumer that delivers every record to the lake, one object per batch of a shard, each written
+ * atomically (temporary file, fsync, rename) before the batch is checkpointed: a crash never loses a record nor
+ * leaves half an object. It is a Kinesis event source with Firehose's settings instead of a Lambda's: retries
+ * without limit (a write that keeps failing blocks the shard and is logged), no record age limit, and on stop it
+ * drains every shard and writes what it read.
+ *
+ * Delivery is at least once. An object's name comes from its first record, so a batch delivered again after a
+ * crash between the rename and the checkpoint replaces the same object rather than adding a copy; but the stream
+ * itself can hold the same event twice (a client resending after a 503 or a timeout), so readers must
+ * de-duplicate by `messageId`, as `readLakeEvents` does and training must.
+ */
+export function createLakeWriter(options: LakeWriterOptions): KinesisEventSource {
+  const mapping: LocalEventSourceMapping = {
+    logicalId: `LakeWriter/${options.stream.logicalId}`,
+    functionId: 'LakeWriter',
+    streamId: options.stream.logicalId,
+    batchSize: options.bufferRecords ?? 500,
+    maxBatchingWindowSeconds: options.bufferSeconds ?? 1,
+    bisectOnError: false,
+    maxRetryAttempts: -1,
+    maxRecordAgeSeconds: -1,
+    reportBatchItemFailures: false,
+    startingPosition: 'TRIM_HORIZON',
+  };
+  return new KinesisEventSource({
+    mapping,
+    stream: options.stream,
+    kinesis: options.kinesis,
+    invoke: (event) => writeBatch(options.lakeDir, event),
+    checkpoints: options.checkpoints,
+    functionArn: `arn:aws:firehose:${LOCAL_REGION}:${LOCAL_ACCOUNT}:deliverystream/local-lake`,
+    pollIntervalMs: options.pollIntervalMs,
+    retryBaseDelayMs: options.retryBaseDelayMs,
+    drainOnStop: true,
+    log: options.log,
+  });
+}
+
+/** One line of the lake: where it goes, and the time that partitions it. */
+interface LakeLine {
+  prefix: typeof LAKE_EVENTS_PREFIX | typeof LAKE_ERRORS_PREFIX;
+  at: number;
+  text: string;
+}
+
+/** An object about to be written: its path under the lake directory and its lines. */
+interface PendingObject {
+  key: string;
+  lines: string[];
+}
+
+/** Writes one batch of one shard as one object per partition (a batch can span an hour boundary). */
+async function writeBatch(lakeDir: string, event: KinesisStreamEvent): Promise<InvokeOutcome> {
+  try {
+    for (const object of objectsOf(event.Records).values()) await writeAtomically(path.join(lakeDir, object.key), object.lines);
+    return { ok: true, result: null };
+  } catch (error) {
+    return { ok: false, error: { errorType: (error as Error).name, errorMessage: (error as Error).message } };
+  }
+}
+
+/** Groups a batch's lines by prefix and partition, each object named after its first record. */
+function objectsOf(records: KinesisStreamRecord[]): Map<string, PendingObject> {
+  const objects = new Map<string, PendingObject>();
+  for (const record of records) {
+    const line = lakeLineOf(record);
+    const partition = `${line.prefix}/${partitionOf(line.at)}`;
+    let object = objects.get(partition);
+    if (!object) {
+      // eventID is `<shardId>:<sequenceNumber>`, as Lambda sets it.
+      const shardId = record.eventID.split(':')[0];
+      const name = `${line.prefix}-${compactUtc(line.at)}-${shardId}-${record.kinesis.sequenceNumber}.json.gz`;
+      object = { key: `${partition}/${name}`, lines: [] };
+      objects.set(partition, object);
+    }
+    object.lines.push(line.text);
+  }
+  return objects;
+}
+
+/**
+ * A record as a lake line. A stream event is written as the ingest function wrote it (re-serialized, which
+ * leaves `JSON.stringify` output unchanged and guarantees one line); anything else becomes an error line.
+ */
+function lakeLineOf(record: KinesisStreamRecord): LakeLine {
+  const data = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
+  const json = parseJson(data);
+  const parsed = StreamEventSchema.safeParse(json);
+  if (parsed.success) {
+    return { prefix: LAKE_EVENTS_PREFIX, at: parseIsoTimestamp(parsed.data.receivedAt) as number, text: JSON.stringify(json) };
+  }
+  const arrivedAt = Math.round(record.kinesis.approximateArrivalTimestamp * 1000);
+  const reason = json === undefined ? 'Record data is not JSON' : `Not a stream event: ${describeIssues(parsed.error)}`;
+  return {
+    prefix: LAKE_ERRORS_PREFIX,
+    at: arrivedAt,
+    text: JSON.stringify({
+      errorCode: 'InvalidStreamEvent',
+      errorMessage: reason,
+      rawData: record.kinesis.data,
+      arrivalTimestamp: arrivedAt,
+      partitionKey: record.kinesis.partitionKey,
+      sequenceNumber: record.kinesis.sequenceNumber,
+    }),
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** `dt=YYYY-MM-DD/hour=HH` of an epoch-ms time, in UTC. */
+function partitionOf(ms: number): string {
+  const d = new Date(ms);
+  return `dt=${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}/hour=${pad(d.getUTCHours())}`;
+}
+
+/** `yyyyMMddHHmmss` in UTC: sorts as the time does. */
+function compactUtc(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
+}
+
+const gzip = promisify(zlib.gzip);
+
+/** Writes `lines` as a gzip object: to a temporary file, flushed to disk, then renamed into place. */
+async function writeAtomically(file: string, lines: string[]): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const body = await gzip(Buffer.from(`${lines.join('\n')}\n`));
+  const tmp = `${file}.tmp`;
+  const handle = await fs.promises.open(tmp, 'w');
+  try {
+    await handle.writeFile(body);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.promises.rename(tmp, file);
+}
+
+/** What one pass of `readLakeEvents` read, filled in as it goes. */
+export interface LakeReadStats {
+  /** Objects opened. */
+  objects: number;
+  /** Events returned. */
+  events: number;
+  /** Events skipped because an event with the same `messageId` was returned before. */
+  duplicates: number;
+  /** Lines that are not a JSON object with a `messageId` and a `receivedAt` (skipped). */
+  skippedLines: number;
+  /** Objects that could not be read to the end (not gzip, truncated); the lines before the damage are returned. */
+  unreadableObjects: number;
+}
+
+/** The events of the lake, and what reading them met (`stats` is complete once the iteration ends). */
+export interface LakeEvents extends AsyncIterable<StreamEvent> {
+  readonly stats: LakeReadStats;
+}
+
+/**
+ * Every event in the lake's `events/` table, in time order (partition by partition, object by object in name
+ * order, lines in order), each `messageId` once: the first occurrence wins. Objects are streamed, one line at a
+ * time; a damaged line or object is counted in `stats` and skipped, never thrown. With `since` (epoch ms) only
+ * events received at or after it are returned, and older partitions are not opened.
+ *
+ * The set of `messageId`s seen is kept in memory (a few tens of bytes per event: fine for a local lake).
+ */
+export function readLakeEvents(lakeDir: string, options: { since?: number } = {}): LakeEvents {
+  const stats: LakeReadStats = { objects: 0, events: 0, duplicates: 0, skippedLines: 0, unreadableObjects: 0 };
+  return {
+    stats,
+    [Symbol.asyncIterator]: () => eventsOf(path.join(lakeDir, LAKE_EVENTS_PREFIX), options.since, stats),
+  };
+}
+
+async function* eventsOf(eventsDir: string, since: number | undefined, stats: LakeReadStats): AsyncGenerator<StreamEvent> {
+  Object.assign(stats, { objects: 0, events: 0, duplicates: 0, skippedLines: 0, unreadableObjects: 0 });
+  const seen = new Set<string>();
+  for (const file of await objectsInTimeOrder(eventsDir, since)) {
+    stats.objects += 1;
+    try {
+      for await (const line of gunzippedLines(file)) {
+        if (line.trim() === '') continue;
+        const event = lakeEventOf(line);
+        if (!event) {
+          stats.skippedLines += 1;
+          continue;
+        }
+        if (since !== undefined && (parseIsoTimestamp(event.receivedAt) as number) < since) continue;
+        if (seen.has(event.messageId)) {
+          stats.duplicates += 1;
+          continue;
+        }
+        seen.add(event.messageId);
+        stats.events += 1;
+        yield event;
+      }
+    } catch {
+      stats.unreadableObjects += 1;
+    }
+  }
+}
+
+/** A lake line as an event, or undefined when it is not a JSON object with a `messageId` and a valid `receivedAt`. */
+function lakeEventOf(line: string): StreamEvent | undefined {
+  const json = parseJson(line);
+  if (!isPlainObject(json) || typeof json.messageId !== 'string' || typeof json.receivedAt !== 'string') return undefined;
+  return parseIsoTimestamp(json.receivedAt) === undefined ? undefined : (json as StreamEvent);
+}
+
+/** The objects of the events table, oldest partition first, skipping partitions that end before `since`. */
+async function objectsInTimeOrder(eventsDir: string, since: number | undefined): Promise<string[]> {
+  const files: string[] = [];
+  for (const dt of await sortedEntries(eventsDir, /^dt=\d{4}-\d{2}-\d{2}$/)) {
+    for (const hour of await sortedEntries(path.join(eventsDir, dt), /^hour=\d{2}$/)) {
+      if (since !== undefined && partitionEnd(dt, hour) <= since) continue;
+      const dir = path.join(eventsDir, dt, hour);
+      files.push(...(await sortedEntries(dir, /\.json\.gz$/)).map((name) => path.join(dir, name)));
+    }
+  }
+  return files;
+}
+
+/** Names in a directory that match `pattern`, sorted; none when the directory does not exist. */
+async function sortedEntries(dir: string, pattern: RegExp): Promise<string[]> {
+  const names = await fs.promises.readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  return names.filter((name) => pattern.test(name)).sort();
+}
+
+/** Epoch ms at which the partition `dt=YYYY-MM-DD`/`hour=HH` ends. */
+function partitionEnd(dt: string, hour: string): number {
+  return (parseIsoTimestamp(`${dt.slice(3)}T${hour.slice(5)}:00:00Z`) as number) + 3_600_000;
+}
+
+/**
+ * The lines of a gzip file, streamed. Written by hand rather than with `readline`: piping into `readline` loses
+ * the gunzip stream's errors, so a truncated object would look like a short one.
+ */
+async function* gunzippedLines(file: string): AsyncGenerator<string> {
+  const source = fs.createReadStream(file);
+  const gunzip = zlib.createGunzip();
+  source.on('error', (error) => gunzip.destroy(error));
+  source.pipe(gunzip).setEncoding('utf8');
+  let rest = '';
+  try {
+    for await (const chunk of gunzip as AsyncIterable<string>) {
+      const lines = `${rest}${chunk}`.split('\n');
+      rest = lines.pop() as string;
+      yield* lines;
+    }
+    if (rest !== '') yield rest;
+  } finally {
+    source.destroy();
+    gunzip.destroy();
+  }
+}
