@@ -1,9 +1,9 @@
 import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { BAD_EVENTS_KEY, ENV, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { BAD_EVENTS_KEY, ENV, ITEMS_KEY, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
 import type { LocalRuntime } from '../../local/runtime';
-import { ADMIN_KEY, dynamoDbAt, kinesisAt, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
+import { ADMIN_KEY, dynamoDbAt, kinesisAt, READ_KEY, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
 
 /** The local runtime creates and runs what the synthesized template defines, and what the handlers expect. */
 
@@ -29,7 +29,7 @@ const localName = (logicalId: string) => {
 it('creates every table of the template with its key schema, and expires items by its TTL attribute', async () => {
   const dynamodb = dynamoDbAt(runtime.endpoints.dynamodb);
   const tables = ofType('AWS::DynamoDB::Table');
-  expect(tables).toHaveLength(2);
+  expect(tables).toHaveLength(3);
   for (const [id, table] of tables) {
     const described = await dynamodb.send(new DescribeTableCommand({ TableName: localName(id) }));
     expect(described.Table?.KeySchema).toEqual(table.Properties.KeySchema);
@@ -45,7 +45,7 @@ it('creates every table of the template with its key schema, and expires items b
   }
   // …and the key schema is the one the handlers' stores use.
   const keyNames = tables.map(([, t]) => t.Properties.KeySchema[0].AttributeName);
-  expect(keyNames).toEqual([PROFILES_KEY.partitionKey, BAD_EVENTS_KEY.partitionKey]);
+  expect(keyNames).toEqual([PROFILES_KEY.partitionKey, BAD_EVENTS_KEY.partitionKey, ITEMS_KEY.partitionKey]);
 });
 
 it('creates every stream of the template with its retention', async () => {
@@ -61,7 +61,7 @@ it('creates every stream of the template with its retention', async () => {
 
 it('gives each function exactly the template environment, resolved to local resources, and nothing from the host', async () => {
   const functions = ofType('AWS::Lambda::Function');
-  expect(functions).toHaveLength(3);
+  expect(functions).toHaveLength(5);
   const secrets = new SecretsManagerClient({ region: 'us-east-1', endpoint: runtime.endpoints.secretsManager, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
   const allNames = new Set<string>();
   for (const [id, fn] of functions) {
@@ -79,7 +79,8 @@ it('gives each function exactly the template environment, resolved to local reso
         const target = resources.find(([rid]) => rid === (value as { Ref: string }).Ref)?.[1];
         if (target?.Type === 'AWS::SecretsManager::Secret') {
           const secret = await secrets.send(new GetSecretValueCommand({ SecretId: local[name] }));
-          expect(JSON.parse(secret.SecretString as string)).toEqual({ key: name === ENV.writeKeySecret ? WRITE_KEY : ADMIN_KEY });
+          const keys: Record<string, string> = { [ENV.writeKeySecret]: WRITE_KEY, [ENV.adminKeySecret]: ADMIN_KEY, [ENV.readKeySecret]: READ_KEY };
+          expect(JSON.parse(secret.SecretString as string)).toEqual({ key: keys[name] });
         } else {
           expect(local[name]).toBe(localName((value as { Ref: string }).Ref));
         }
@@ -89,7 +90,9 @@ it('gives each function exactly the template environment, resolved to local reso
     }
   }
   // Every variable a handler reads is set on some function.
-  for (const name of [ENV.profilesTable, ENV.badEventsTable, ENV.eventStream, ENV.writeKeySecret, ENV.adminKeySecret]) expect(allNames).toContain(name);
+  for (const name of [ENV.profilesTable, ENV.badEventsTable, ENV.itemsTable, ENV.eventStream, ENV.writeKeySecret, ENV.adminKeySecret, ENV.readKeySecret, ENV.recommendConfig]) {
+    expect(allNames).toContain(name);
+  }
 });
 
 it('polls the stream with the event source mapping settings of the template', () => {
