@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { RankedItem } from '../../lambdas/shared/domain/model';
-import { DEFAULT_SCORING_WEIGHTS, ScoredItem, scoreItems, ScoringInput, ScoringWeights, topAffinityCategories } from '../../lambdas/shared/domain/scoring';
+import { DEFAULT_SCORING_WEIGHTS, ScoredItem, scoreItems, ScoringInput, topAffinityCategories } from '../../lambdas/shared/domain/scoring';
 import { DAY, HOUR, T0 } from '../support/events';
 
 const VIEW = 'Product Viewed';
@@ -127,7 +127,10 @@ describe('scoreItems: category affinity', () => {
     };
     const without = scoreItems(input({ popularity, preferredCategories: ['hats', 'shoes'] }), { ...DEFAULT_SCORING_WEIGHTS, affinityBoost: 0 });
     expect(ids(without)).toEqual(['hat-1', 'hat-2', 'shoe-1', 'brand-new-shoe']);
-    const withAffinity = scoreItems(input({ popularity, preferredCategories: ['hats', 'shoes'], affinity: { shoes: 5, hats: 0.5 } }), { ...DEFAULT_SCORING_WEIGHTS, affinityBoost: 1 });
+    const withAffinity = scoreItems(
+      input({ popularity, preferredCategories: ['hats', 'shoes'], affinity: { shoes: 5, hats: 0.5 } }),
+      { ...DEFAULT_SCORING_WEIGHTS, affinityBoost: 1 },
+    );
     expect(rankOf(withAffinity, 'brand-new-shoe')).toBeLessThan(rankOf(withAffinity, 'hat-2'));
     expect(byId(withAffinity, 'brand-new-shoe').reasons).toEqual(['popular:shoes', 'affinity:shoes']);
   });
@@ -155,7 +158,8 @@ describe('scoreItems: popularity fallback', () => {
 
   it('puts every CF-backed candidate above every fallback candidate', () => {
     const lists = new Map([['shoe', [item('weak', 1e-9), item('g1', 1e-12)]]]);
-    const scored = scoreItems(input({ popularity, neighbours: lists, recent: [{ itemId: 'shoe', event: VIEW, at: T0 - 30 * DAY }], preferredCategories: ['shoes'] }));
+    const recent = [{ itemId: 'shoe', event: VIEW, at: T0 - 30 * DAY }];
+    const scored = scoreItems(input({ popularity, neighbours: lists, recent, preferredCategories: ['shoes'] }));
     expect(ids(scored).slice(0, 2)).toEqual(['weak', 'g1']);
     expect(byId(scored, 'g1').reasons).toEqual(['similar:shoe']);
     expect(byId(scored, 'g2').score).toBeLessThan(byId(scored, 'g1').score);
@@ -169,12 +173,18 @@ describe('scoreItems: popularity fallback', () => {
 
   it('never returns an empty list when a popularity list has an item, and ranks each candidate once', () => {
     const list = fc.array(
-      fc.record({ itemId: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'toString', '__proto__'), score: fc.double({ min: 0, max: 100, noNaN: true }), categories: fc.subarray(['x', 'y']) }),
+      fc.record({
+        itemId: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'toString', '__proto__'),
+        score: fc.double({ min: 0, max: 100, noNaN: true }),
+        categories: fc.subarray(['x', 'y']),
+      }),
       { maxLength: 5 },
     );
+    const affinities = fc.dictionary(fc.constantFrom('x', 'y'), fc.double({ min: 0, max: 10, noNaN: true }));
     fc.assert(
-      fc.property(list, list, list, fc.subarray(['x', 'y', 'z']), fc.dictionary(fc.constantFrom('x', 'y'), fc.double({ min: 0, max: 10, noNaN: true })), (trending, global, inX, preferred, affinity) => {
-        const scored = scoreItems(input({ popularity: { trending, global, byCategory: new Map([['x', inX]]) }, preferredCategories: preferred, affinity }));
+      fc.property(list, list, list, fc.subarray(['x', 'y', 'z']), affinities, (trending, global, inX, preferred, affinity) => {
+        const popularity = { trending, global, byCategory: new Map([['x', inX]]) };
+        const scored = scoreItems(input({ popularity, preferredCategories: preferred, affinity }));
         const offered = trending.length + global.length + (preferred.includes('x') ? inX.length : 0);
         expect(scored.length > 0).toBe(offered > 0);
         expect(new Set(ids(scored)).size).toBe(scored.length);

@@ -28,7 +28,7 @@ export type TrainingAlgorithm = 'ease' | 'cooccurrence';
 export interface TrainingOptions {
   /** How neighbours are computed. */
   algorithm: TrainingAlgorithm;
-  /** Neighbours kept per item (K): what is stored and served. */
+  /** Neighbours kept per item (K): what is stored and served (Infinity keeps every positive one, for analysis). */
   neighbours: number;
   /** EASE runs on at most this many items, the most frequent ones (memory 8·N² bytes, time O(N³)). */
   maxEaseItems: number;
@@ -55,9 +55,10 @@ export interface TrainingOptions {
 /**
  * Defaults. `algorithm` and `easeLambda` were chosen with `npm run bench:quality -- --tune`, on a validation split
  * carved out of MovieLens-100k's training data only (never its test split): EASE beat co-occurrence at every λ
- * tried (nDCG@10 0.244 against 0.215 on validation), and λ = 1600 was best of 100…3200 (with 800 and 3200 within
- * 0.002). λ is in units of X's squared values (there, one view per rating: X is 0/1); a shop whose X mixes views (1)
- * and purchases (5) may want it re-tuned on its own data. K = 50 bounds the items table and the serving read.
+ * tried (validation nDCG@10 0.2445 against 0.2131), and λ = 1600 was the best of 100…3200 (800: 0.2414,
+ * 3200: 0.2424). λ is in units of X's squared values (there, one view per rating, so X is 0/1); a shop whose X
+ * mixes views (1) and purchases (5) may want it re-tuned on its own data. K = 50 bounds the items table and the
+ * serving read; on MovieLens it costs little (see the benchmark's informational rows).
  */
 export const DEFAULT_TRAINING_OPTIONS: TrainingOptions = {
   algorithm: 'ease',
@@ -138,51 +139,71 @@ export function trainModel(
 // ---------------------------------------------------------------------------------------------------------------
 // The interaction matrix
 
-/** Reads the interactions once, then aggregates them per (subject, item) in sorted id order. */
-function buildMatrix(interactions: Iterable<Interaction>, opts: TrainingOptions): Matrix {
-  const subjectIndex = new Map<string, number>();
-  const itemIndex = new Map<string, number>();
-  const subj: number[] = [];
-  const item: number[] = [];
-  const weight: number[] = [];
-  const at: number[] = [];
-  const categoryCounts: Array<Map<string, number>> = [];
-  let newest = -Infinity;
+/** The usable interactions as read, one entry per interaction, with subjects and items indexed on first sight. */
+interface RawInteractions {
+  subjectIndex: Map<string, number>;
+  itemIndex: Map<string, number>;
+  subject: number[];
+  item: number[];
+  weight: number[];
+  at: number[];
+  /** Per item index: categories its events named, with counts. */
+  categoryCounts: Array<Map<string, number>>;
+  newest: number;
+}
 
+/** Reads the interactions once (the input may be a one-shot stream), keeping those with a positive weight. */
+function readInteractions(interactions: Iterable<Interaction>): RawInteractions {
+  const raw: RawInteractions = {
+    subjectIndex: new Map(),
+    itemIndex: new Map(),
+    subject: [],
+    item: [],
+    weight: [],
+    at: [],
+    categoryCounts: [],
+    newest: -Infinity,
+  };
   for (const x of interactions) {
     const w = x.weight ?? (Object.hasOwn(INTERACTION_WEIGHTS, x.event) ? INTERACTION_WEIGHTS[x.event] : undefined);
     if (w === undefined || !(w > 0) || !Number.isFinite(w) || !Number.isFinite(x.at)) continue;
-    const s = indexOf(subjectIndex, x.subject);
-    const i = indexOf(itemIndex, x.itemId);
-    if (i === categoryCounts.length) categoryCounts.push(new Map());
-    for (const raw of x.categories ?? []) {
-      const c = normalizeCategory(raw);
-      if (c !== undefined) categoryCounts[i].set(c, (categoryCounts[i].get(c) ?? 0) + 1);
+    const i = indexOf(raw.itemIndex, x.itemId);
+    if (i === raw.categoryCounts.length) raw.categoryCounts.push(new Map());
+    for (const value of x.categories ?? []) {
+      const c = normalizeCategory(value);
+      if (c !== undefined) raw.categoryCounts[i].set(c, (raw.categoryCounts[i].get(c) ?? 0) + 1);
     }
-    subj.push(s);
-    item.push(i);
-    weight.push(w);
-    at.push(x.at);
-    newest = Math.max(newest, x.at);
+    raw.subject.push(indexOf(raw.subjectIndex, x.subject));
+    raw.item.push(i);
+    raw.weight.push(w);
+    raw.at.push(x.at);
+    raw.newest = Math.max(raw.newest, x.at);
   }
+  return raw;
+}
 
-  // Index subjects and items in sorted id order, so the result does not depend on the input order.
-  const subjectRank = sortedRanks(subjectIndex);
-  const itemRank = sortedRanks(itemIndex);
-  const itemIds = new Array<string>(itemIndex.size);
-  for (const [id, i] of itemIndex) itemIds[itemRank[i]] = id;
-  const eventCategories = new Array<Map<string, number>>(itemIndex.size);
-  categoryCounts.forEach((counts, i) => (eventCategories[itemRank[i]] = counts));
+/**
+ * One matrix entry per (subject, item): the summed weight, capped. Subjects and items are re-indexed in sorted id
+ * order, so the result does not depend on the input order.
+ */
+function buildMatrix(interactions: Iterable<Interaction>, opts: TrainingOptions): Matrix {
+  const raw = readInteractions(interactions);
+  const subjectRank = sortedRanks(raw.subjectIndex);
+  const itemRank = sortedRanks(raw.itemIndex);
+  const itemIds = new Array<string>(raw.itemIndex.size);
+  for (const [id, i] of raw.itemIndex) itemIds[itemRank[i]] = id;
+  const eventCategories = new Array<Map<string, number>>(itemIds.length);
+  raw.categoryCounts.forEach((counts, i) => (eventCategories[itemRank[i]] = counts));
 
-  const order = Array.from(subj.keys());
-  const s = order.map((k) => subjectRank[subj[k]]);
-  const it = order.map((k) => itemRank[item[k]]);
-  order.sort((a, b) => s[a] - s[b] || it[a] - it[b] || at[a] - at[b] || weight[a] - weight[b]);
+  const s = raw.subject.map((x) => subjectRank[x]);
+  const it = raw.item.map((x) => itemRank[x]);
+  const { weight, at } = raw;
+  const order = Array.from(s.keys()).sort((a, b) => s[a] - s[b] || it[a] - it[b] || at[a] - at[b] || weight[a] - weight[b]);
 
-  const trendingFrom = newest - opts.trendingWindowDays * DAY_MS;
+  const trendingFrom = raw.newest - opts.trendingWindowDays * DAY_MS;
   const globalScore = new Float64Array(itemIds.length);
   const trendingScore = new Float64Array(itemIds.length);
-  const rowStart = new Int32Array(subjectIndex.size + 1);
+  const rowStart = new Int32Array(raw.subjectIndex.size + 1);
   const items: number[] = [];
   const values: number[] = [];
   const lastAt: number[] = [];
@@ -201,14 +222,14 @@ function buildMatrix(interactions: Iterable<Interaction>, opts: TrainingOptions)
     const value = Math.min(sum, opts.maxPairWeight);
     globalScore[i] += value;
     trendingScore[i] += Math.min(trending, opts.maxPairWeight);
-    rowStart[subject + 1] = items.length + 1;
     items.push(i);
     values.push(value);
     lastAt.push(last);
+    rowStart[subject + 1] = items.length;
   }
   return {
     itemIds,
-    subjects: subjectIndex.size,
+    subjects: raw.subjectIndex.size,
     interactions: order.length,
     rowStart,
     items: Int32Array.from(items),
@@ -250,11 +271,12 @@ function boundSubjects(m: Matrix, max: number): Matrix {
   const values: number[] = [];
   for (let s = 0; s < m.subjects; s++) {
     const entries = range(m.rowStart[s], m.rowStart[s + 1]);
-    const kept =
-      entries.length <= max
-        ? entries
-        : entries.sort((a, b) => m.values[b] - m.values[a] || m.lastAt[b] - m.lastAt[a] || m.items[a] - m.items[b]).slice(0, max).sort((a, b) => a - b);
-    for (const e of kept) {
+    if (entries.length > max) {
+      entries.sort((a, b) => m.values[b] - m.values[a] || m.lastAt[b] - m.lastAt[a] || m.items[a] - m.items[b]);
+      entries.length = max;
+      entries.sort((a, b) => a - b);
+    }
+    for (const e of entries) {
       items.push(m.items[e]);
       values.push(m.values[e]);
     }
@@ -360,7 +382,7 @@ function easeNeighbours(m: Matrix, easeItems: readonly number[], lambda: number,
     const row = j * n;
     const list: IndexedList = [];
     for (let i = 0; i < n; i++) {
-      // B[j,i] = −P[j,i] / P[i,i]; only positive weights are kept (negative ones would need the whole row).
+      // B[j,i] = −P[j,i] / P[i,i]. Only positive weights are kept: a stored list is a source of candidates.
       const b = i === j ? 0 : -p[row + i] / p[i * n + i];
       if (b > 0) list.push([easeItems[i], b]);
     }
