@@ -33,6 +33,7 @@ import { emptyProfile, PROFILE_LIMITS, ProfileState, reduceEvents } from '../lam
 import { DEFAULT_SCORING_WEIGHTS, scoreItems, ScoringWeights, topAffinityCategories } from '../lambdas/shared/domain/scoring';
 import { DEFAULT_PROFILE_SETTINGS } from '../lambdas/shared/domain/settings';
 import { DEFAULT_TRAINING_OPTIONS, trainModel, TrainingOptions } from '../lambdas/shared/domain/training';
+import { mulberry32 } from '../local/random';
 
 const K = 10;
 const TRAIN_RATIO = 0.75;
@@ -411,18 +412,6 @@ function groupBy<T>(values: readonly T[], key: (value: T) => string): Map<string
     else list.push(v);
   }
   return out;
-}
-
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(values: T[], random: () => number): T[] {

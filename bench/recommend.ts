@@ -31,6 +31,7 @@ import { apiEvent, basicAuth } from '../test/support/http';
 import { InMemoryModelStore } from '../test/support/in-memory-model-store';
 import { InMemoryProfileStore } from '../test/support/in-memory-profile-store';
 import { disabledMetrics, silentLogger } from '../test/support/powertools';
+import { mulberry32 } from '../local/random';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const REQUESTS = env('BENCH_REQUESTS', 10_000);
@@ -40,17 +41,6 @@ const CATEGORIES = 25;
 const RECENT = 50;
 const NOW = Date.UTC(2026, 10, 1);
 const READ_KEY = 'bench-read-key';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const categoryOf = (item: number) => `category-${item % CATEGORIES}`;
 

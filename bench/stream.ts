@@ -1,6 +1,7 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { partitionKeyOf, StreamEvent } from '../lambdas/shared/domain/event-schema';
 import { validateMessage } from '../lambdas/shared/domain/ingestion';
+import { mulberry32 } from '../local/random';
 
 /**
  * A synthetic but realistic e-commerce event stream, deterministic for a seed.
@@ -103,14 +104,3 @@ function zipfSampler(n: number, s: number, random: () => number): () => number {
   };
 }
 
-/** A small seeded PRNG, so every run replays the same stream. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { finished } from 'node:stream/promises';
+import { mulberry32, Random } from './random';
 
 /**
  * A believable small shop for demos and tests: a catalog, and a few days of Segment e-commerce traffic from
@@ -277,20 +278,6 @@ class Traffic {
 /** The Segment e-commerce v2 product fields. */
 function productProperties(item: DemoItem): Record<string, unknown> {
   return { product_id: item.itemId, sku: item.itemId, name: item.attributes.name, brand: item.attributes.brand, category: item.categories[0], price: item.price };
-}
-
-type Random = () => number;
-
-/** mulberry32: a small, fast PRNG with a 32-bit state; plenty for demo data. */
-function mulberry32(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const pad3 = (n: number) => String(n).padStart(3, '0');

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { RankedItem } from '../../lambdas/shared/domain/model';
 import { DEFAULT_SCORING_WEIGHTS, ScoredItem, scoreItems, ScoringInput, topAffinityCategories } from '../../lambdas/shared/domain/scoring';
 import { DAY, HOUR, T0 } from '../support/events';
+import { mulberry32 } from '../../local/random';
 
 const VIEW = 'Product Viewed';
 const ADD = 'Product Added';
@@ -240,13 +241,3 @@ describe('scoreItems: performance', () => {
   });
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

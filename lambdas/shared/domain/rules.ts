@@ -92,13 +92,19 @@ export function applyRules(candidates: readonly Candidate[], rules: Rules, ctx: 
   const pinnedIds = new Set(pins.map((p) => p.item.itemId));
   // Only pins within the list take places from (and count against the cap of) the ranked items.
   const shownPins = pins.filter((p) => p.position <= ctx.limit).map((p) => p.item);
-  const boosted = allowed.filter((c) => !pinnedIds.has(c.itemId)).map((c) => boost(c, rules)).sort(byScore);
-  const buried = (c: Candidate) => rules.burials.some((s) => selects(s, c));
-  const ranked = [...boosted.filter((c) => !buried(c)), ...boosted.filter(buried).map((c) => ({ ...c, reasons: [...c.reasons, 'buried'] }))];
+  const unpinned = allowed.filter((c) => !pinnedIds.has(c.itemId));
+  // Candidates arrive best first: only boosts can change their order.
+  const boosted = rules.boosts.length > 0 ? unpinned.map((c) => boost(c, rules)).sort(byScore) : unpinned;
+  const ranked = rules.burials.length > 0 ? buryLast(boosted, rules) : boosted;
   // Pinned items count against the diversity cap like any other.
   const diverse = capPerCategory(ranked, rules.maxPerCategory, ctx.limit - shownPins.length, shownPins);
   for (const pin of pins) diverse.splice(Math.min(pin.position - 1, diverse.length), 0, pin.item);
   return diverse.slice(0, ctx.limit);
+}
+
+function buryLast(ranked: Candidate[], rules: Rules): Candidate[] {
+  const buried = (c: Candidate) => rules.burials.some((s) => selects(s, c));
+  return [...ranked.filter((c) => !buried(c)), ...ranked.filter(buried).map((c) => ({ ...c, reasons: [...c.reasons, 'buried'] }))];
 }
 
 function isAllowed(itemId: string, categories: readonly string[], rules: Rules, ctx: RuleContext): boolean {

@@ -84,17 +84,9 @@ export class DynamoDbCatalogStore implements CatalogStore {
   async *scan(): AsyncIterable<CatalogItem> {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
-      const out = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: 'begins_with(#pk, :prefix)',
-          ExpressionAttributeNames: { '#pk': PK },
-          ExpressionAttributeValues: { ':prefix': { S: ITEM_KEYS.catalogItemPrefix } },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const row of out.Items ?? []) yield fromRow(row);
-      startKey = out.LastEvaluatedKey;
+      const page = await catalogPage(this.client, this.tableName, { ...(startKey ? { startKey } : {}) });
+      yield* page.items;
+      startKey = page.next;
     } while (startKey);
   }
 
@@ -173,4 +165,23 @@ function toRow(item: CatalogItem): Record<string, AttributeValue> {
 
 function fromRow(row: Record<string, AttributeValue>): CatalogItem {
   return JSON.parse(row.item.S as string);
+}
+
+/** One page of a scan of the catalog rows (at most `limit` rows of the table examined), and where the next page starts. */
+export async function catalogPage(
+  client: DynamoDBClient,
+  tableName: string,
+  options: { startKey?: Record<string, AttributeValue>; limit?: number } = {},
+): Promise<{ items: CatalogItem[]; next?: Record<string, AttributeValue> }> {
+  const out = await client.send(
+    new ScanCommand({
+      TableName: tableName,
+      FilterExpression: 'begins_with(#pk, :prefix)',
+      ExpressionAttributeNames: { '#pk': PK },
+      ExpressionAttributeValues: { ':prefix': { S: ITEM_KEYS.catalogItemPrefix } },
+      ...(options.startKey ? { ExclusiveStartKey: options.startKey } : {}),
+      ...(options.limit ? { Limit: options.limit } : {}),
+    }),
+  );
+  return { items: (out.Items ?? []).map(fromRow), ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey } : {}) };
 }

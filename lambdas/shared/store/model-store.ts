@@ -5,11 +5,11 @@ import {
   ConditionalCheckFailedException,
   DynamoDBClient,
   PutItemCommand,
-  ScanCommand,
   WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { ITEMS_KEY, TTL_ATTRIBUTE } from '../env';
 import { RankedItem, TrainedModel } from '../domain/model';
+import { catalogPage } from './catalog-store';
 import { ITEM_KEYS } from './items-table';
 import { retryUntilDone } from './retry';
 
@@ -155,18 +155,9 @@ export class DynamoDbModelStore implements ModelStore {
   /** One page of catalog items, newest first: the recommendations of a platform that has a catalog but no model yet. */
   private async newestCatalogItems(): Promise<RankedItem[]> {
     this.onRequest();
-    const out = await this.client.send(
-      new ScanCommand({
-        TableName: this.tableName,
-        FilterExpression: 'begins_with(#pk, :prefix)',
-        ExpressionAttributeNames: { '#pk': PK },
-        ExpressionAttributeValues: { ':prefix': { S: ITEM_KEYS.catalogItemPrefix } },
-        Limit: CATALOG_FALLBACK_ITEMS,
-      }),
-    );
-    return (out.Items ?? [])
-      .map((row) => JSON.parse(row.item.S as string) as { itemId: string; categories: string[]; createdAt?: number; available?: boolean })
-      .filter((item) => item.available !== false)
+    const { items } = await catalogPage(this.client, this.tableName, { limit: CATALOG_FALLBACK_ITEMS });
+    return items
+      .filter((item) => item.available)
       .sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || (a.itemId < b.itemId ? -1 : 1))
       .map((item) => ({ itemId: item.itemId, score: 0, categories: item.categories }));
   }
