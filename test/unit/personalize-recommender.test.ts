@@ -1,6 +1,6 @@
 import { GetRecommendationsCommand, PersonalizeRuntimeClient, ResourceNotFoundException } from '@aws-sdk/client-personalize-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DEFAULT_PERSONALIZE_TIMEOUT_MS, PersonalizeRecommender, withFallback } from '../../lambdas/shared/store/personalize-recommender';
+import { DEFAULT_PERSONALIZE_TIMEOUT_MS, PersonalizeRecommender } from '../../lambdas/shared/store/personalize-recommender';
 
 const CAMPAIGN_ARN = 'arn:aws:personalize:us-east-1:123456789012:campaign/shop';
 const FILTER_ARN = 'arn:aws:personalize:us-east-1:123456789012:filter/not-purchased';
@@ -64,27 +64,5 @@ describe('PersonalizeRecommender', () => {
     const started = performance.now();
     await recommender.recommend({ userId: 'u1', numResults: 1 });
     expect(performance.now() - started).toBeLessThan(DEFAULT_PERSONALIZE_TIMEOUT_MS);
-  });
-});
-
-describe('withFallback', () => {
-  it('returns the primary result', async () => {
-    const fallback = jest.fn(() => ['built-in']);
-    await expect(withFallback(async () => ['personalize'], fallback)).resolves.toEqual(['personalize']);
-    expect(fallback).not.toHaveBeenCalled();
-  });
-
-  it('falls back, and says why, when the primary rejects', async () => {
-    const onFallback = jest.fn();
-    const error = new Error('timed out');
-    await expect(withFallback(() => Promise.reject(error), async () => ['built-in'], onFallback)).resolves.toEqual(['built-in']);
-    expect(onFallback).toHaveBeenCalledWith(error);
-  });
-
-  it('falls back from a Personalize timeout to the built-in strategy', async () => {
-    const { personalize, recommender } = setup(20);
-    personalize.on(GetRecommendationsCommand).callsFake(() => new Promise(() => {}));
-    const items = await withFallback(() => recommender.recommend({ userId: 'u1', numResults: 2 }), () => [{ itemId: 'popular-1', score: 1 }]);
-    expect(items).toEqual([{ itemId: 'popular-1', score: 1 }]);
   });
 });

@@ -203,9 +203,6 @@ function decodeList(json: string): RankedItem[] {
   return (JSON.parse(json) as Array<[string, number, string[]]>).map(([itemId, score, categories]) => ({ itemId, score, categories }));
 }
 
-export function encodeManifestList(list: readonly RankedItem[]): RankedItem[] {
-  return list.map((r) => ({ itemId: r.itemId, score: Number(r.score.toPrecision(6)), categories: r.categories }));
-}
 
 async function runWithConcurrency<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -23,7 +23,7 @@ export interface ScoredItemId {
 /**
  * Recommendations from an Amazon Personalize campaign (GetRecommendations), under a hard deadline: the call is
  * aborted after `timeoutMs` and the promise rejects then, whatever the SDK is doing (retrying, resolving
- * credentials). Rejects on every error, so the caller can fall back (see `withFallback`).
+ * credentials). Rejects on every error, so the caller can fall back (the recommend function serves `hybrid` then).
  */
 export class PersonalizeRecommender {
   constructor(
@@ -51,12 +51,3 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
 }
 
-/** `primary()`, or, if it rejects, `fallback()` (after telling `onFallback` why). */
-export async function withFallback<T>(primary: () => Promise<T>, fallback: () => Promise<T> | T, onFallback?: (error: unknown) => void): Promise<T> {
-  try {
-    return await primary();
-  } catch (error) {
-    onFallback?.(error);
-    return fallback();
-  }
-}
