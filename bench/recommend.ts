@@ -22,7 +22,7 @@ import { profileIdOf } from '../lambdas/shared/domain/profile';
 import { applyBatch, ProfileRecord } from '../lambdas/shared/domain/profile-record';
 import { resolveRecommendConfig, Strategy } from '../lambdas/shared/domain/recommend-config';
 import { applyRules } from '../lambdas/shared/domain/rules';
-import { listsToFetch, rankCandidates, signalsOf } from '../lambdas/shared/domain/serving';
+import { builtInCandidates, listsToFetch, ruleContextOf, signalsOf } from '../lambdas/shared/domain/serving';
 import { DEFAULT_PROFILE_SETTINGS } from '../lambdas/shared/domain/settings';
 import { trainModel } from '../lambdas/shared/domain/training';
 import { CachedModelStore, DynamoDbModelStore, ModelStore } from '../lambdas/shared/store/model-store';
@@ -168,29 +168,22 @@ function computeTimes(model: TrainedModel, profilesById: Map<string, ProfileReco
   for (const r of reqs.filter((x) => x.warm === warm)) {
     const request = parseRequest(r.query);
     const record = profilesById.get(profileIdOf(request));
-    const wanted = listsToFetch(signalsOf(record?.state, NOW, 14), strategy, { ...(request.itemId ? { contextItemId: request.itemId } : {}), ...(request.category ? { category: request.category } : {}) });
+    const wanted = listsToFetch(signalsOf(record?.state, NOW, DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays), strategy, request);
     const neighbours = new Map(wanted.itemIds.flatMap((id) => (model.neighbours.has(id) ? [[id, model.neighbours.get(id)!] as const] : [])));
     const byCategory = new Map(wanted.categories.flatMap((c) => (model.popularity.byCategory.has(c) ? [[c, model.popularity.byCategory.get(c)!] as const] : [])));
     const start = performance.now();
     const signals = signalsOf(record?.state, NOW, DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays);
-    const candidates = rankCandidates({
+    const candidates = builtInCandidates({
+      request,
       signals,
       strategy,
-      nowMs: NOW,
       weights: settings.scoring,
-      ...(request.itemId ? { contextItemId: request.itemId } : {}),
-      ...(request.category ? { category: request.category } : {}),
+      nowMs: NOW,
       neighbours,
       popularity: { trending: model.popularity.trending, global: model.popularity.global, byCategory },
+      catalogFallback: [],
     });
-    applyRules(candidates, settings.rules, {
-      limit: request.limit,
-      unavailable: new Set(),
-      excluded: new Set(request.exclude),
-      purchased: signals.purchased,
-      inCart: signals.inCart,
-      ...(request.category ? { category: request.category } : {}),
-    });
+    applyRules(candidates, settings.rules, ruleContextOf(request, signals, new Set()));
     times.push(performance.now() - start);
   }
   return times;

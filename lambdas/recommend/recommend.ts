@@ -10,7 +10,7 @@ import { profileIdOf } from '../shared/domain/profile';
 import { isExpired } from '../shared/domain/profile-record';
 import { ResolvedRecommendConfig, ServingSettings, Strategy } from '../shared/domain/recommend-config';
 import { applyRules, Candidate } from '../shared/domain/rules';
-import { listsToFetch, PersonalSignals, rankCandidates, signalsOf } from '../shared/domain/serving';
+import { builtInCandidates, listsToFetch, PersonalSignals, ruleContextOf, signalsOf } from '../shared/domain/serving';
 import { errorResponse, jsonResponse, requireKey } from '../shared/http';
 import type { EventStream } from '../shared/store/event-stream';
 import type { KeyStore } from '../shared/store/key-store';
@@ -99,14 +99,7 @@ export async function recommend(request: RecommendationRequest, deps: RecommendD
   }
   candidates ??= await builtIn(request, signals, state, strategy, settings, now, deps);
 
-  const items = applyRules(candidates, settings.rules, {
-    limit: request.limit,
-    unavailable: state.unavailable,
-    excluded: new Set([...request.exclude, ...(request.itemId !== undefined ? [request.itemId] : [])]),
-    purchased: signals.purchased,
-    inCart: signals.inCart,
-    ...(request.category !== undefined ? { category: request.category } : {}),
-  }).map((c) => ({ itemId: c.itemId, score: Number(c.score.toPrecision(6)), reasons: c.reasons }));
+  const items = applyRules(candidates, settings.rules, ruleContextOf(request, signals, state.unavailable)).map((c) => ({ itemId: c.itemId, score: Number(c.score.toPrecision(6)), reasons: c.reasons }));
 
   const response: RecommendationResponse = {
     recommendationId: deps.newId(),
@@ -131,22 +124,18 @@ async function builtIn(
   deps: RecommendDeps,
 ): Promise<Candidate[]> {
   const manifest = state.manifest;
-  const wanted = listsToFetch(signals, strategy, { ...(request.itemId !== undefined ? { contextItemId: request.itemId } : {}), ...(request.category !== undefined ? { category: request.category } : {}) });
+  const wanted = listsToFetch(signals, strategy, request);
   const lists = manifest ? await deps.model.lists(manifest.version, wanted.itemIds, wanted.categories) : { neighbours: new Map(), byCategory: new Map() };
-  const candidates = rankCandidates({
+  return builtInCandidates({
+    request,
     signals,
     strategy,
-    nowMs: now,
     weights: settings.scoring,
-    ...(request.itemId !== undefined ? { contextItemId: request.itemId } : {}),
-    ...(request.category !== undefined ? { category: request.category } : {}),
+    nowMs: now,
     neighbours: lists.neighbours,
     popularity: { trending: manifest?.trending ?? [], global: manifest?.global ?? [], byCategory: lists.byCategory },
+    catalogFallback: state.catalogFallback,
   });
-  // No model yet: the newest catalog items keep the list from being empty.
-  const seen = new Set(candidates.map((c) => c.itemId));
-  const catalog = state.catalogFallback.filter((i) => !seen.has(i.itemId)).map((i) => ({ ...i, reasons: ['new'] }));
-  return [...candidates, ...catalog];
 }
 
 /** Amazon Personalize's list, or undefined when it failed or timed out (the built-in strategy stands in). */

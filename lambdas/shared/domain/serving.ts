@@ -3,7 +3,7 @@ import { RankedItem } from './model';
 import { ProfileState } from './profile';
 import { cartView } from './profile-view';
 import { Strategy } from './recommend-config';
-import { Candidate } from './rules';
+import { Candidate, RuleContext } from './rules';
 import { ScoringInput, ScoringWeights, scoreItems, topAffinityCategories } from './scoring';
 
 /**
@@ -34,15 +34,19 @@ export function signalsOf(profile: ProfileState | undefined, nowMs: number, affi
   };
 }
 
+/** What serving reads from a request: the context item, the category filter, the ids to leave out. */
+export interface ServingRequest {
+  limit: number;
+  itemId?: string;
+  category?: string;
+  exclude: readonly string[];
+}
+
 /** What the second read must fetch for `strategy`: neighbour lists of the recent and context items, and category lists. */
-export function listsToFetch(
-  signals: PersonalSignals,
-  strategy: Strategy,
-  request: { contextItemId?: string; category?: string },
-): { itemIds: string[]; categories: string[] } {
+export function listsToFetch(signals: PersonalSignals, strategy: Strategy, request: Pick<ServingRequest, 'itemId' | 'category'>): { itemIds: string[]; categories: string[] } {
   const personal = strategy !== 'popular';
   const itemIds = new Set(personal ? signals.recent.map((r) => r.itemId) : []);
-  if (request.contextItemId !== undefined) itemIds.add(request.contextItemId);
+  if (request.itemId !== undefined) itemIds.add(request.itemId);
   return { itemIds: [...itemIds], categories: preferredCategories(signals, strategy, request.category) };
 }
 
@@ -51,26 +55,47 @@ function preferredCategories(signals: PersonalSignals, strategy: Strategy, categ
   return [...new Set([...(category !== undefined ? [category] : []), ...interests])];
 }
 
-/** Candidates best first: the hybrid scorer over whatever signals the strategy allows. */
-export function rankCandidates(args: {
+/**
+ * The built-in strategies' candidates, best first, from what the two reads returned: the hybrid scorer over the
+ * signals the strategy allows, then (before any model exists) the newest catalog items, so the list is not empty.
+ */
+export function builtInCandidates(args: {
+  request: ServingRequest;
   signals: PersonalSignals;
   strategy: Strategy;
-  nowMs: number;
   weights: ScoringWeights;
-  contextItemId?: string;
-  category?: string;
+  nowMs: number;
   neighbours: ReadonlyMap<string, readonly RankedItem[]>;
   popularity: ScoringInput['popularity'];
+  catalogFallback: readonly RankedItem[];
 }): Candidate[] {
-  const personal = args.strategy !== 'popular';
-  const input: ScoringInput = {
-    now: args.nowMs,
-    recent: personal ? args.signals.recent : [],
-    affinity: personal ? args.signals.affinity : {},
-    ...(args.contextItemId !== undefined ? { contextItemId: args.contextItemId } : {}),
-    neighbours: args.neighbours,
-    popularity: args.popularity,
-    preferredCategories: preferredCategories(args.signals, args.strategy, args.category),
+  const { request, signals, strategy } = args;
+  const personal = strategy !== 'popular';
+  const candidates = scoreItems(
+    {
+      now: args.nowMs,
+      recent: personal ? signals.recent : [],
+      affinity: personal ? signals.affinity : {},
+      ...(request.itemId !== undefined ? { contextItemId: request.itemId } : {}),
+      neighbours: args.neighbours,
+      popularity: args.popularity,
+      preferredCategories: preferredCategories(signals, strategy, request.category),
+    },
+    args.weights,
+  );
+  const seen = new Set(candidates.map((c) => c.itemId));
+  const catalog = args.catalogFallback.filter((i) => !seen.has(i.itemId)).map((i) => ({ ...i, reasons: ['new'] }));
+  return [...candidates, ...catalog];
+}
+
+/** The per-request facts the rules apply: the request's filters and the person's purchases and cart. */
+export function ruleContextOf(request: ServingRequest, signals: PersonalSignals, unavailable: ReadonlySet<string>): RuleContext {
+  return {
+    limit: request.limit,
+    unavailable,
+    excluded: new Set([...request.exclude, ...(request.itemId !== undefined ? [request.itemId] : [])]),
+    purchased: signals.purchased,
+    inCart: signals.inCart,
+    ...(request.category !== undefined ? { category: request.category } : {}),
   };
-  return scoreItems(input, args.weights);
 }
