@@ -37,7 +37,7 @@ describe('DynamoDbModelStore (on dynalite)', () => {
   afterEach(() => db.close());
 
   it('serves nothing before a switch, then the switched version in one read each for state and lists', async () => {
-    const m = model({ a: [ranked('b', 0.5, ['shoes']), ranked('c', 0.25)] }, { shoes: [ranked('b', 4, ['shoes'])] });
+    const m = model({ a: [ranked('b', 0.5, ['shoes']), ranked('c', 0.25), ranked('d', -0.125, ['books'])] }, { shoes: [ranked('b', 4, ['shoes'])] });
     await store.writeVersion('v1', m, 86_400, Date.now());
     expect((await store.servingState()).manifest).toBeUndefined();
 
@@ -47,7 +47,8 @@ describe('DynamoDbModelStore (on dynalite)', () => {
     expect(state.manifest).toMatchObject({ version: 'v1', algorithm: 'test', global: [ranked('a', 3)] });
     const lists = await store.lists('v1', ['a', 'a', 'unknown'], ['shoes', 'books']);
     expect(requests).toBe(2);
-    expect(lists.neighbours.get('a')).toEqual([ranked('b', 0.5, ['shoes']), ranked('c', 0.25)]);
+    // A negative weight is stored without its categories (only positive entries make candidates).
+    expect(lists.neighbours.get('a')).toEqual([ranked('b', 0.5, ['shoes']), ranked('c', 0.25), ranked('d', -0.125)]);
     expect(lists.neighbours.has('unknown')).toBe(false);
     expect(lists.byCategory.get('shoes')).toEqual([ranked('b', 4, ['shoes'])]);
     expect(lists.byCategory.has('books')).toBe(false);
@@ -69,11 +70,25 @@ describe('DynamoDbModelStore (on dynalite)', () => {
     expect((await store.lists('v2', ['a'], [])).neighbours.get('a')).toEqual([ranked('new', 1)]);
   });
 
-  it('writes many rows (batches of 25) and reads more than 100 keys (batches of 100)', async () => {
+  it('writes many rows (batches of 25) and reads more than 100 keys in batches of 100 sent in parallel (one round trip)', async () => {
     const neighbours = Object.fromEntries(Array.from({ length: 230 }, (_, i) => [`i${i}`, [ranked(`i${(i + 1) % 230}`, 1)]]));
     expect(await store.writeVersion('v1', model(neighbours), 86_400, Date.now())).toBe(230);
+    const send = db.client.send.bind(db.client);
+    const calls: Array<{ start: number; end: number }> = [];
+    jest.spyOn(db.client, 'send').mockImplementation((async (command: Parameters<typeof send>[0]) => {
+      const call = { start: performance.now(), end: Infinity };
+      calls.push(call);
+      try {
+        return await send(command);
+      } finally {
+        call.end = performance.now();
+      }
+    }) as typeof db.client.send);
     const lists = await store.lists('v1', Object.keys(neighbours), []);
     expect(lists.neighbours.size).toBe(230);
+    expect(calls).toHaveLength(3);
+    // Every chunk started before any finished.
+    expect(Math.max(...calls.map((c) => c.start))).toBeLessThan(Math.min(...calls.map((c) => c.end)));
   });
 
   it('reads the unavailable set and, while there is no model, the newest available catalog items', async () => {

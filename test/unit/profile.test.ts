@@ -172,10 +172,11 @@ describe('reduceEvents: recent items', () => {
   });
 
   it(`keeps the newest ${PROFILE_LIMITS.recentItems}, across batches`, () => {
-    const events = Array.from({ length: 80 }, (_, i) => productViewed(`p${i}`, undefined, { at: T0 + i * 1000 }));
-    const state = reduceInBatches(events.slice(40), events.slice(0, 40));
+    const total = PROFILE_LIMITS.recentItems + 30;
+    const events = Array.from({ length: total }, (_, i) => productViewed(`p${i}`, undefined, { at: T0 + i * 1000 }));
+    const state = reduceInBatches(events.slice(total / 2), events.slice(0, total / 2));
     expect(state.recent).toHaveLength(PROFILE_LIMITS.recentItems);
-    expect(state.recent.map((r) => r.itemId)).toEqual(Array.from({ length: 50 }, (_, i) => `p${79 - i}`));
+    expect(state.recent.map((r) => r.itemId)).toEqual(Array.from({ length: PROFILE_LIMITS.recentItems }, (_, i) => `p${total - 1 - i}`));
   });
 });
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Interaction } from '../../lambdas/shared/domain/model';
+import { Interaction, RankedItem } from '../../lambdas/shared/domain/model';
 import { DEFAULT_TRAINING_OPTIONS, invertSpd, trainModel, TrainingOptions } from '../../lambdas/shared/domain/training';
 import { DAY, HOUR, T0 } from '../support/events';
 
@@ -33,7 +33,7 @@ function shop(): Interaction[] {
 }
 
 describe.each(['cooccurrence', 'ease'] as const)('trainModel (%s): neighbours', (algorithm) => {
-  it('makes co-bought items each other’s strongest neighbours, strongest first, with categories', () => {
+  it('makes co-bought items each other’s strongest neighbours, strongest first, then the most negative weights, with categories', () => {
     const catalog = new Map([
       ['shoe', { categories: ['Shoes'] }],
       ['sock', { categories: ['Socks', 'Shoes'] }],
@@ -45,24 +45,30 @@ describe.each(['cooccurrence', 'ease'] as const)('trainModel (%s): neighbours', 
     expect(ids(model.neighbours.get('hat'))[0]).toBe('scarf');
     expect(ids(model.neighbours.get('scarf'))[0]).toBe('hat');
     for (const list of model.neighbours.values()) {
-      const scores = list.map((r) => r.score);
-      expect(scores).toEqual([...scores].sort((a, b) => b - a));
-      expect(scores.every((s) => s > 0)).toBe(true);
+      const positive = list.filter((r) => r.score > 0).map((r) => r.score);
+      const negative = list.filter((r) => r.score < 0).map((r) => r.score);
+      // Positive weights first, strongest first; then negative ones (EASE only), most negative first.
+      expect(list.map((r) => r.score)).toEqual([...positive.sort((a, b) => b - a), ...negative.sort((a, b) => a - b)]);
+      if (algorithm === 'cooccurrence') expect(negative).toEqual([]);
     }
     expect(model.neighbours.get('shoe')?.[0].categories).toEqual(['socks', 'shoes']);
   });
 
-  it('keeps at most K neighbours per item, and never the item itself', () => {
+  it('keeps at most K positive (and negativeNeighbours negative) weights per item, and never the item itself', () => {
     const items = Array.from({ length: 30 }, (_, i) => `item-${String(i).padStart(2, '0')}`);
     const interactions = Array.from({ length: 40 }, (_, u) => basket(`u${u}`, items.filter((_, i) => (i * 7 + u) % 3 !== 0))).flat();
-    const model = train(interactions, { algorithm, neighbours: 5, easeLambda: 10 });
+    const model = train(interactions, { algorithm, neighbours: 5, negativeNeighbours: 3, easeLambda: 10 });
+    const untruncated = train(interactions, { algorithm, neighbours: 100, negativeNeighbours: 100, easeLambda: 10 });
+    const positive = (list: readonly RankedItem[] = []) => list.filter((r) => r.score > 0);
+    const negative = (list: readonly RankedItem[] = []) => list.filter((r) => r.score < 0);
     expect(model.neighbours.size).toBe(30);
     for (const [itemId, list] of model.neighbours) {
-      expect(list.length).toBeLessThanOrEqual(5);
+      expect(positive(list).length).toBeLessThanOrEqual(5);
+      expect(negative(list).length).toBeLessThanOrEqual(3);
       expect(ids(list)).not.toContain(itemId);
+      expect(positive(list)).toEqual(positive(untruncated.neighbours.get(itemId)).slice(0, 5));
+      expect(negative(list)).toEqual(negative(untruncated.neighbours.get(itemId)).slice(0, 3));
     }
-    const untruncated = train(interactions, { algorithm, neighbours: 100, easeLambda: 10 });
-    for (const [itemId, list] of model.neighbours) expect(list).toEqual(untruncated.neighbours.get(itemId)?.slice(0, 5));
   });
 
   it('weighs a purchase above an add-to-cart above a view', () => {
@@ -73,7 +79,8 @@ describe.each(['cooccurrence', 'ease'] as const)('trainModel (%s): neighbours', 
       ...basket('p3', ['a', 'view'], VIEW),
       ...basket('p4', ['buy', 'cart', 'view', 'other'], VIEW),
     ];
-    expect(ids(train(interactions, { algorithm, easeLambda: 1 }).neighbours.get('a'))).toEqual(['buy', 'cart', 'view']);
+    const positive = train(interactions, { algorithm, easeLambda: 1 }).neighbours.get('a')?.filter((r) => r.score > 0);
+    expect(ids(positive)).toEqual(['buy', 'cart', 'view']);
   });
 
   it('is deterministic: the same interactions in any order give the same model', () => {
@@ -215,7 +222,7 @@ describe('trainModel: EASE', () => {
 
     const model = train(
       Object.entries(baskets).flatMap(([u, its]) => basket(u, its)),
-      { algorithm: 'ease', easeLambda: lambda },
+      { algorithm: 'ease', easeLambda: lambda, negativeNeighbours: 0 },
     );
     for (let j = 0; j < n; j++) {
       const expected = items
@@ -227,6 +234,26 @@ describe('trainModel: EASE', () => {
       expect(ids(actual)).toEqual(ids(expected));
       actual.forEach((r, k) => expect(r.score).toBeCloseTo(expected[k].score, 12));
     }
+  });
+
+  it('keeps the most negative weights after the positive ones when asked (negativeNeighbours), and none by request', () => {
+    const g = items.map((i) => items.map((j) => Object.values(baskets).filter((b) => b.includes(i) && b.includes(j)).length + (i === j ? lambda : 0)));
+    const p = gaussJordanInverse(g);
+    const interactions = Object.entries(baskets).flatMap(([u, its]) => basket(u, its));
+    const withNegatives = train(interactions, { algorithm: 'ease', easeLambda: lambda, negativeNeighbours: 1 });
+    const positiveOnly = train(interactions, { algorithm: 'ease', easeLambda: lambda, negativeNeighbours: 0 });
+    let negativesSeen = 0;
+    items.forEach((itemId, j) => {
+      const weights = items.map((other, i) => ({ itemId: other, score: i === j ? 0 : -p[j][i] / p[i][i] }));
+      const positive = weights.filter((w) => w.score > 0).sort((x, y) => y.score - x.score);
+      const mostNegative = weights.filter((w) => w.score < 0).sort((x, y) => x.score - y.score).slice(0, 1);
+      negativesSeen += mostNegative.length;
+      const actual = withNegatives.neighbours.get(itemId) ?? [];
+      expect(ids(actual)).toEqual(ids([...positive, ...mostNegative]));
+      actual.forEach((r, k) => expect(r.score).toBeCloseTo([...positive, ...mostNegative][k].score, 12));
+      expect(ids(positiveOnly.neighbours.get(itemId))).toEqual(ids(positive));
+    });
+    expect(negativesSeen).toBeGreaterThan(0);
   });
 
   it('runs on the most frequent items only and gives the others co-occurrence neighbours', () => {

@@ -37,7 +37,8 @@ export const PROFILE_LIMITS = {
   traitKeyLength: 128,
   traitValueBytes: 1024,
   eventNames: 200,
-  recentItems: 50,
+  /** The recommender's history: each recent item's neighbour list is read per request (see `bench:quality`). */
+  recentItems: 200,
   categories: 100,
   cartLines: 50,
   cartAddsPerLine: 10,
@@ -48,13 +49,13 @@ export const PROFILE_LIMITS = {
 
 /**
  * JSON bytes each collection may take. With the ids (under 2 KB) and the de-duplication set (at most 60 KB),
- * a profile item stays below about 260 KB, under DynamoDB's 400 KB limit.
+ * a profile item stays below about 290 KB, under DynamoDB's 400 KB limit.
  */
 export const PROFILE_BYTE_BUDGETS = {
   anonymousIds: 8 * 1024,
   traits: 64 * 1024,
   eventNames: 16 * 1024,
-  recentItems: 24 * 1024,
+  recentItems: 48 * 1024,
   categories: 12 * 1024,
   cartLines: 24 * 1024,
   groups: 24 * 1024,

@@ -30,6 +30,12 @@ export interface TrainingOptions {
   algorithm: TrainingAlgorithm;
   /** Neighbours kept per item (K): what is stored and served (Infinity keeps every positive one, for analysis). */
   neighbours: number;
+  /**
+   * EASE only: besides the `neighbours` strongest positive weights, keep this many of the most negative ones. A
+   * negative weight cannot make an item a candidate, but it lowers candidates that other lists reached ("people who
+   * watched j rarely want i"), which is part of what EASE learned.
+   */
+  negativeNeighbours: number;
   /** EASE runs on at most this many items, the most frequent ones (memory 8·N² bytes, time O(N³)). */
   maxEaseItems: number;
   /** EASE's L2 regularization λ, in units of X's squared values (X holds summed event weights, see `maxPairWeight`). */
@@ -53,18 +59,20 @@ export interface TrainingOptions {
 }
 
 /**
- * Defaults. `algorithm` and `easeLambda` were chosen with `npm run bench:quality -- --tune`, on a validation split
- * carved out of MovieLens-100k's training data only (never its test split): EASE beat co-occurrence at every λ
- * tried (validation nDCG@10 0.2445 against 0.2131), and λ = 1600 was the best of 100…3200 (800: 0.2414,
- * 3200: 0.2424). λ is in units of X's squared values (there, one view per rating, so X is 0/1); a shop whose X
- * mixes views (1) and purchases (5) may want it re-tuned on its own data. K = 50 bounds the items table and the
- * serving read; on MovieLens it costs little (see the benchmark's informational rows).
+ * Defaults. `algorithm`, `easeLambda` and `negativeNeighbours` were chosen with `npm run bench:quality -- --tune`,
+ * on a validation split carved out of MovieLens-100k's training data only (never its test split), with the
+ * profile's 200-item window: EASE beat co-occurrence everywhere (validation nDCG@10 0.2599 against 0.2246), and
+ * λ = 800 with 100 negative weights was the best of λ ∈ {200 … 3200} × negatives ∈ {0, 50, 100} (λ = 800 without
+ * negatives: 0.2548; λ = 1600: 0.2570). λ is in units of X's squared values (there, one view per rating, so X is
+ * 0/1); a shop whose X mixes views (1) and purchases (5) may want it re-tuned on its own data. K = 50 positive plus
+ * 100 negative weights bound the items table and the serving read (about 4 KB per row with short ids).
  */
 export const DEFAULT_TRAINING_OPTIONS: TrainingOptions = {
   algorithm: 'ease',
   neighbours: 50,
+  negativeNeighbours: 100,
   maxEaseItems: 3000,
-  easeLambda: 1600,
+  easeLambda: 800,
   maxPairWeight: 10,
   maxItemsPerSubject: 1000,
   trendingWindowDays: 7,
@@ -319,11 +327,12 @@ function computeNeighbours(m: Matrix, itemCount: number, opts: TrainingOptions):
   if (opts.algorithm === 'cooccurrence') return cooccurrence;
 
   const easeItems = mostFrequentItems(cols, itemCount, opts.maxEaseItems);
-  const ease = easeNeighbours(m, easeItems, opts.easeLambda, opts.neighbours);
+  const ease = easeNeighbours(m, easeItems, opts.easeLambda, opts.neighbours, opts.negativeNeighbours);
   const scale = calibrate(ease, cooccurrence);
   return cooccurrence.map((list, i) => {
     const fromEase = ease.get(i);
-    return fromEase !== undefined && fromEase.length > 0 ? fromEase : list.map(([j, score]): [number, number] => [j, score * scale]);
+    // A list is used when it has a candidate to offer (positives come first).
+    return fromEase !== undefined && fromEase.length > 0 && fromEase[0][1] > 0 ? fromEase : list.map(([j, score]): [number, number] => [j, score * scale]);
   });
 }
 
@@ -370,7 +379,7 @@ function mostFrequentItems(cols: Columns, itemCount: number, max: number): numbe
 }
 
 /** EASE neighbours of the items in `easeItems` (item index → list), see the module comment. */
-function easeNeighbours(m: Matrix, easeItems: readonly number[], lambda: number, k: number): Map<number, IndexedList> {
+function easeNeighbours(m: Matrix, easeItems: readonly number[], lambda: number, k: number, negatives: number): Map<number, IndexedList> {
   const n = easeItems.length;
   const local = new Map(easeItems.map((item, a) => [item, a]));
   const p = gramMatrix(m, local, n);
@@ -380,13 +389,17 @@ function easeNeighbours(m: Matrix, easeItems: readonly number[], lambda: number,
   const result = new Map<number, IndexedList>();
   for (let j = 0; j < n; j++) {
     const row = j * n;
-    const list: IndexedList = [];
+    const positive: IndexedList = [];
+    const negative: IndexedList = [];
     for (let i = 0; i < n; i++) {
-      // B[j,i] = −P[j,i] / P[i,i]. Only positive weights are kept: a stored list is a source of candidates.
+      // B[j,i] = −P[j,i] / P[i,i].
       const b = i === j ? 0 : -p[row + i] / p[i * n + i];
-      if (b > 0) list.push([easeItems[i], b]);
+      if (b > 0) positive.push([easeItems[i], b]);
+      else if (b < 0 && negatives > 0) negative.push([easeItems[i], b]);
     }
-    result.set(easeItems[j], topK(list, k));
+    // Strongest positive first, then the most negative (most negative first).
+    const strongestNegative = negative.sort((a, b) => a[1] - b[1] || a[0] - b[0]).slice(0, negatives);
+    result.set(easeItems[j], [...topK(positive, k), ...strongestNegative]);
   }
   return result;
 }
@@ -516,7 +529,7 @@ function calibrate(ease: ReadonlyMap<number, IndexedList>, cooccurrence: readonl
   const easeTop: number[] = [];
   const cosineTop: number[] = [];
   for (const [i, list] of ease) {
-    if (list.length === 0 || cooccurrence[i].length === 0) continue;
+    if (list.length === 0 || !(list[0][1] > 0) || cooccurrence[i].length === 0) continue;
     easeTop.push(list[0][1]);
     cosineTop.push(cooccurrence[i][0][1]);
   }

@@ -128,18 +128,23 @@ export class DynamoDbModelStore implements ModelStore {
     }
   }
 
+  /** One round trip: BatchGetItem takes 100 keys, so larger reads go out as parallel chunks (each retried on its own). */
   private async batchGet(keys: readonly string[]): Promise<Map<string, Record<string, AttributeValue>>> {
     const found = new Map<string, Record<string, AttributeValue>>();
-    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) {
-      let pending: Array<Record<string, AttributeValue>> = keys.slice(i, i + BATCH_GET_LIMIT).map((key) => ({ [PK]: { S: key } }));
-      await retryUntilDone(`BatchGetItem on ${this.tableName}`, async () => {
-        this.onRequest();
-        const out = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
-        for (const item of out.Responses?.[this.tableName] ?? []) found.set(item[PK].S as string, item);
-        pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-        return pending.length === 0;
-      });
-    }
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let pending: Array<Record<string, AttributeValue>> = chunk.map((key) => ({ [PK]: { S: key } }));
+        await retryUntilDone(`BatchGetItem on ${this.tableName}`, async () => {
+          this.onRequest();
+          const out = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
+          for (const item of out.Responses?.[this.tableName] ?? []) found.set(item[PK].S as string, item);
+          pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+          return pending.length === 0;
+        });
+      }),
+    );
     return found;
   }
 
@@ -194,15 +199,18 @@ export class CachedModelStore implements ModelStore {
   }
 }
 
-/** Lists are stored compactly: `[[itemId, score, [categories]], …]` with scores to 6 significant digits. */
+/**
+ * Lists are stored compactly, scores to 6 significant digits: `[itemId, score, [categories]]` per entry, and
+ * `[itemId, score]` for a negative weight (it only lowers candidates other entries brought, so its categories are
+ * never read).
+ */
 function encodeList(list: readonly RankedItem[]): string {
-  return JSON.stringify(list.map((r) => [r.itemId, Number(r.score.toPrecision(6)), r.categories]));
+  return JSON.stringify(list.map((r) => (r.score < 0 ? [r.itemId, Number(r.score.toPrecision(6))] : [r.itemId, Number(r.score.toPrecision(6)), r.categories])));
 }
 
 function decodeList(json: string): RankedItem[] {
-  return (JSON.parse(json) as Array<[string, number, string[]]>).map(([itemId, score, categories]) => ({ itemId, score, categories }));
+  return (JSON.parse(json) as Array<[string, number, string[]?]>).map(([itemId, score, categories]) => ({ itemId, score, categories: categories ?? [] }));
 }
-
 
 async function runWithConcurrency<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
