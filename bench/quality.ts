@@ -11,12 +11,12 @@
  *
  * The served rows run what production runs: `trainModel` on the training ratings (one `Product Viewed` per rating,
  * rating time as `at`, genres from ml-100k.item as the catalog's categories); per user, the training ratings become
- * stream events folded by the real reducer `reduceEvents`, so `recent` is the profile's 50 newest items and affinity
- * the real decayed affinity (an event carries one category: the film's first genre); then `scoreItems` with the
- * stored (truncated) neighbour lists of those recent items, the trending and global lists and the lists of the top
- * 3 affinity categories, `now` = the user's newest training rating. Informational rows: the same scorer with the
- * 200 newest training ratings as `recent` (what a longer profile window would give), and with every training
- * rating through every positive EASE weight (no window, no truncation: what serving's bounds cost together).
+ * stream events folded by the real reducer `reduceEvents`, so `recent` is the profile's 200 newest items and
+ * affinity the real decayed affinity (an event carries one category: the film's first genre); then `scoreItems`
+ * with the stored (truncated) neighbour lists of those recent items, the trending and global lists and the lists of
+ * the top 3 affinity categories, `now` = the user's newest training rating. Informational rows: the same scorer
+ * with only the 50 newest training ratings as `recent` (what a shorter profile window gives), and with every
+ * training rating through every EASE weight (no window, no truncation: what serving's bounds cost together).
  *
  * Options: --dataset DIR (default ../shared/datasets/movielens-100k), --seed N (default 42), --tune: choose
  * hyperparameters on a validation split carved out of the training data only (the same protocol applied to the
@@ -40,8 +40,8 @@ const TRAIN_RATIO = 0.75;
 /** Category lists serving fetches per request: the person's strongest interests (serving.ts's PREFERRED_CATEGORIES). */
 const PREFERRED_CATEGORIES = 3;
 const EVENT = 'Product Viewed';
-/** The informational "longer profile window" row. */
-const WIDE_WINDOW = 200;
+/** The informational "shorter profile window" row. */
+const NARROW_WINDOW = 50;
 const HALF_LIFE_DAYS = DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays;
 /** Recency off (the longest half-life the tuning grid tries; the config schema's maximum). */
 const NO_RECENCY_HOURS = 1e6;
@@ -111,7 +111,7 @@ function report(split: Split, genres: Map<string, string[]>): void {
   const trainings = {
     cooccurrence: timedTraining(split.train, { algorithm: 'cooccurrence' }, catalog),
     ease: timedTraining(split.train, {}, catalog),
-    easeFull: timedTraining(split.train, { neighbours: Infinity }, catalog),
+    easeFull: timedTraining(split.train, { neighbours: Infinity, negativeNeighbours: Infinity }, catalog),
   };
   const served = (model: TrainedModel, users: Map<string, ProfileState>, weights = BENCH_WEIGHTS) =>
     evaluate(split, servedRecommender(model, users, split.seen, weights));
@@ -123,17 +123,17 @@ function report(split: Split, genres: Map<string, string[]>): void {
   const headline = served(trainings.ease.model, profiles);
   rows.push({ name: 'EASE, served (default model)', metrics: headline, seconds: trainings.ease.seconds });
   rows.push({
-    name: `EASE, ${WIDE_WINDOW} newest items, K=${DEFAULT_TRAINING_OPTIONS.neighbours} (info)`,
-    metrics: served(trainings.ease.model, widened(profiles, split.train, genres, WIDE_WINDOW)),
+    name: `EASE, ${NARROW_WINDOW} newest items only (info)`,
+    metrics: served(trainings.ease.model, withWindow(profiles, split.train, genres, NARROW_WINDOW)),
   });
   rows.push({
     name: 'EASE, full history, untruncated (info)',
-    metrics: served(trainings.easeFull.model, widened(profiles, split.train, genres, Infinity)),
+    metrics: served(trainings.easeFull.model, withWindow(profiles, split.train, genres, Infinity)),
     seconds: trainings.easeFull.seconds,
   });
 
   const o = DEFAULT_TRAINING_OPTIONS;
-  console.log(`model: λ=${o.easeLambda}, K=${o.neighbours}, EASE items ≤ ${o.maxEaseItems}`);
+  console.log(`model: λ=${o.easeLambda}, K=${o.neighbours} + ${o.negativeNeighbours} negative weights, EASE items ≤ ${o.maxEaseItems}`);
   console.log(`profile: ${PROFILE_LIMITS.recentItems} recent items, affinity half-life ${HALF_LIFE_DAYS} d`);
   console.log(`scoring weights (bench): ${describeWeights(BENCH_WEIGHTS)}`);
   console.log(`scoring weights (shop defaults): ${describeWeights(DEFAULT_SCORING_WEIGHTS)}`);
@@ -208,10 +208,10 @@ function fetched<T>(lists: ReadonlyMap<string, T>, keys: readonly string[]): Map
 }
 
 /**
- * Profiles whose `recent` holds the user's newest `limit` training ratings instead of the reducer's 50 (same
- * order and fields; affinity unchanged): what a longer profile window, or no window, would serve.
+ * Profiles whose `recent` holds the user's newest `limit` training ratings instead of the reducer's window (same
+ * order and fields; affinity unchanged): what a shorter profile window, or no window, would serve.
  */
-function widened(
+function withWindow(
   profiles: Map<string, ProfileState>,
   train: readonly Rating[],
   genres: Map<string, string[]>,
@@ -247,7 +247,12 @@ function tune(split: Split, genres: Map<string, string[]>, seed: number): void {
   console.log(`\n${row('model', 'nDCG 48h', 'nDCG off', 'P@10 off', 'train s')}`);
   const candidates: Array<{ name: string; options: Partial<TrainingOptions> }> = [
     { name: 'cooccurrence', options: { algorithm: 'cooccurrence' } },
-    ...[100, 200, 400, 800, 1600, 3200].map((easeLambda) => ({ name: `ease λ=${easeLambda}`, options: { algorithm: 'ease' as const, easeLambda } })),
+    ...[200, 400, 800, 1600, 3200].flatMap((easeLambda) =>
+      [0, 50, 100].map((negativeNeighbours) => ({
+        name: `ease λ=${easeLambda} negatives=${negativeNeighbours}`,
+        options: { algorithm: 'ease' as const, easeLambda, negativeNeighbours },
+      })),
+    ),
   ];
   let best: { name: string; model: TrainedModel; ndcg: number } | undefined;
   for (const c of candidates) {
