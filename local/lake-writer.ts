@@ -75,7 +75,7 @@ export function createLakeWriter(options: LakeWriterOptions): KinesisEventSource
     mapping,
     stream: options.stream,
     kinesis: options.kinesis,
-    invoke: (event) => writeBatch(options.lakeDir, event),
+    invoke: (event) => writeLakeBatch(options.lakeDir, event),
     checkpoints: options.checkpoints,
     functionArn: `arn:aws:firehose:${LOCAL_REGION}:${LOCAL_ACCOUNT}:deliverystream/local-lake`,
     pollIntervalMs: options.pollIntervalMs,
@@ -98,8 +98,8 @@ interface PendingObject {
   lines: string[];
 }
 
-/** Writes one batch of one shard as one object per partition (a batch can span an hour boundary). */
-async function writeBatch(lakeDir: string, event: KinesisStreamEvent): Promise<InvokeOutcome> {
+/** Writes one batch of one shard as one object per partition (a batch can span an hour boundary); also used to build lakes in tests and benchmarks. */
+export async function writeLakeBatch(lakeDir: string, event: KinesisStreamEvent): Promise<InvokeOutcome> {
   try {
     for (const object of objectsOf(event.Records).values()) await writeAtomically(path.join(lakeDir, object.key), object.lines);
     return { ok: true, result: null };

@@ -130,7 +130,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       cleanups.push(() => source.stop());
     }
 
-    const lakeDir = path.join(options.dataDir, 'lake');
+    const lakeDir = lakeDirOf(options.dataDir);
     for (const stream of model.streams) {
       const lake = createLakeWriter({
         stream,
@@ -193,4 +193,9 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/** The local lake under a data directory: what `npm start` writes and `npm run query` reads. */
+export function lakeDirOf(dataDir: string): string {
+  return path.join(dataDir, 'lake');
 }

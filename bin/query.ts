@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * `npm run query`: SQL over the local lake on DuckDB, with the `events` table and the Trino functions the Athena
+ * analyses use (see local/lake-query.ts). The runtime does not need to be running.
+ *
+ *   npm run query -- "SELECT event, count(*) AS n FROM events GROUP BY event ORDER BY n DESC"
+ *   npm run query -- --data-dir /tmp/p "<SQL>"     or PERSONALIZATION_DATA_DIR
+ *   npm run query -- --json "<SQL>"                 one JSON object per row instead of a table
+ */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { openLake, Row } from '../local/lake-query';
+import { lakeDirOf } from '../local/runtime';
+
+const USAGE = 'Usage: npm run query -- [--data-dir .local-data] [--json] "<SQL>"';
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { 'data-dir': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+  });
+  if (values.help || positionals.length !== 1) {
+    console.log(USAGE);
+    if (!values.help) process.exitCode = 2;
+    return;
+  }
+  const dataDir = path.resolve(values['data-dir'] ?? process.env.PERSONALIZATION_DATA_DIR ?? '.local-data');
+  const lake = await openLake(lakeDirOf(dataDir));
+  try {
+    const rows = await lake.run(positionals[0]);
+    if (values.json) for (const row of rows) console.log(JSON.stringify(row));
+    else printTable(rows);
+  } finally {
+    lake.close();
+  }
+}
+
+/** Rows as an aligned text table, then the row count. */
+function printTable(rows: Row[]): void {
+  const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  if (columns.length > 0) {
+    console.log(line(columns));
+    console.log(line(widths.map((w) => '-'.repeat(w))));
+    for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
+  }
+  console.log(`(${rows.length} row${rows.length === 1 ? '' : 's'})`);
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
