@@ -15,10 +15,8 @@
  * Options (environment): BENCH_EVENTS (default 10000), BENCH_USERS (10000), BENCH_ZIPF (1.0),
  * BENCH_FLUSH (mean events per client flush, 10), BENCH_BATCH (500).
  */
-import { ChildProcess, fork } from 'node:child_process';
-import * as path from 'node:path';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { AttributeValue, CreateTableCommand, DeleteTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, DeleteTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Context, KinesisStreamRecord } from 'aws-lambda';
 import { decodeRecord } from '../lambdas/process/records';
 import { updateProfiles } from '../lambdas/process/update-profiles';
@@ -26,7 +24,9 @@ import { DEFAULT_PROFILE_SETTINGS } from '../lambdas/shared/domain/settings';
 import { ENV, PROFILES_KEY } from '../lambdas/shared/env';
 import { DynamoDbProfileStore } from '../lambdas/shared/store/profile-store';
 import { DEFAULT_CONFIG } from '../lib/config';
+import { createPkTable } from '../test/support/dynalite';
 import { generateStream, StreamSpec, toKinesisRecords } from './stream';
+import { startEmulator } from './support';
 
 const SHARD_RECORDS_PER_SECOND = 1000;
 const COALESCED_TABLE = 'bench-coalesced';
@@ -57,12 +57,8 @@ async function main(): Promise<void> {
   };
 
   // The emulator and its write counter, in a process of their own (DynamoDB does not run on the function's CPU).
-  const emulator = fork(path.join(__dirname, 'dynalite-process.cjs'));
-  const { url: endpoint } = (await nextMessage(emulator)) as { url: string };
-  const writeCount = async () => {
-    emulator.send({ count: true });
-    return ((await nextMessage(emulator)) as { writes: number }).writes;
-  };
+  const emulator = await startEmulator();
+  const { endpoint, dynamodb, writeCount } = emulator;
 
   // The processor handler reads its configuration from the environment, as in Lambda.
   Object.assign(process.env, {
@@ -77,7 +73,6 @@ async function main(): Promise<void> {
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   });
-  const dynamodb = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'b', secretAccessKey: 'b' } });
   const { handler } = await import('../lambdas/process/handler.js');
   const context = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
 
@@ -130,8 +125,7 @@ async function main(): Promise<void> {
     if (index === 0) headline = { eventsPerSecond: coalesced.events / coalesced.seconds, writesPerEvent: coalesced.writes / coalesced.events, baselineWritesPerEvent: baseline.writes / baseline.events };
   }
 
-  emulator.kill();
-  dynamodb.destroy();
+  emulator.close();
   const h = headline as NonNullable<typeof headline>;
   console.log(`\nevents_per_s=${h.eventsPerSecond.toFixed(0)} writes_per_event=${h.writesPerEvent.toFixed(3)} baseline_writes_per_event=${h.baselineWritesPerEvent.toFixed(3)}`);
   process.exit();
@@ -179,18 +173,7 @@ async function recreateTable(dynamodb: DynamoDBClient, name: string): Promise<vo
   await dynamodb.send(new DeleteTableCommand({ TableName: name })).catch((error) => {
     if (error.name !== 'ResourceNotFoundException') throw error;
   });
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: name,
-      KeySchema: [{ AttributeName: PROFILES_KEY.partitionKey, KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: PROFILES_KEY.partitionKey, AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-}
-
-function nextMessage(child: ChildProcess): Promise<unknown> {
-  return new Promise((resolve) => child.once('message', resolve));
+  await createPkTable(dynamodb, name);
 }
 
 function chunk<T>(items: T[], size: number): T[][] {

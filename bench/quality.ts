@@ -12,9 +12,10 @@
  * The served rows run what production runs: `trainModel` on the training ratings (one `Product Viewed` per rating,
  * rating time as `at`, genres from ml-100k.item as the catalog's categories); per user, the training ratings become
  * stream events folded by the real reducer `reduceEvents`, so `recent` is the profile's 200 newest items and
- * affinity the real decayed affinity (an event carries one category: the film's first genre); then `scoreItems`
- * with the stored (truncated) neighbour lists of those recent items, the trending and global lists and the lists of
- * the top 3 affinity categories, `now` = the user's newest training rating. Informational rows: the same scorer
+ * affinity the real decayed affinity (an event carries one category: the film's first genre); then serving's
+ * `builtInCandidates` (the hybrid strategy: `scoreItems` with the stored (truncated) neighbour lists of those recent
+ * items, the trending and global lists and the lists of the top 3 affinity categories, serving's
+ * `PREFERRED_CATEGORIES`), `now` = the user's newest training rating. Informational rows: the same scorer
  * with only the 50 newest training ratings as `recent` (what a shorter profile window gives), and with every
  * training rating through every EASE weight (no window, no truncation: what serving's bounds cost together).
  *
@@ -28,17 +29,17 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { normalizeCategory } from '../lambdas/shared/domain/commerce';
 import { StreamEvent, StreamEventSchema } from '../lambdas/shared/domain/event-schema';
-import { Interaction, TrainedModel } from '../lambdas/shared/domain/model';
+import { Interaction, listsFor, TrainedModel } from '../lambdas/shared/domain/model';
 import { emptyProfile, PROFILE_LIMITS, ProfileState, reduceEvents } from '../lambdas/shared/domain/profile';
-import { DEFAULT_SCORING_WEIGHTS, scoreItems, ScoringWeights, topAffinityCategories } from '../lambdas/shared/domain/scoring';
+import { DEFAULT_SCORING_WEIGHTS, ScoringWeights } from '../lambdas/shared/domain/scoring';
+import { builtInCandidates, listsToFetch, ServingRequest, signalsOf } from '../lambdas/shared/domain/serving';
 import { DEFAULT_PROFILE_SETTINGS } from '../lambdas/shared/domain/settings';
 import { DEFAULT_TRAINING_OPTIONS, trainModel, TrainingOptions } from '../lambdas/shared/domain/training';
-import { mulberry32 } from '../local/random';
+import { mulberry32, shuffle } from '../local/random';
+import { percentile } from './support';
 
 const K = 10;
 const TRAIN_RATIO = 0.75;
-/** Category lists serving fetches per request: the person's strongest interests (serving.ts's PREFERRED_CATEGORIES). */
-const PREFERRED_CATEGORIES = 3;
 const EVENT = 'Product Viewed';
 /** The informational "shorter profile window" row. */
 const NARROW_WINDOW = 50;
@@ -53,6 +54,9 @@ const NO_RECENCY_HOURS = 1e6;
  * validation: 0.2177 at 48 h, 0.2445 off). The shop defaults are printed alongside.
  */
 const BENCH_WEIGHTS: ScoringWeights = { ...DEFAULT_SCORING_WEIGHTS, recencyHalfLifeHours: NO_RECENCY_HOURS };
+
+/** A request for a user's recommendations with no context item, category or exclusions. */
+const REQUEST: ServingRequest = { limit: K, exclude: [] };
 
 const PUBLISHED = [
   { name: 'SAR (published)', ndcg: 0.382, precision: 0.331 },
@@ -172,39 +176,32 @@ function servedRecommender(
 ): Recommender {
   return (user) => {
     const profile = profiles.get(user) as ProfileState;
-    const scored = scoreItems(servingInput(model, profile), weights);
+    const scored = builtInCandidates(servingArgs(model, profile, weights));
     const mine = seen.get(user) as Set<string>;
     return scored.filter((s) => !mine.has(s.itemId)).map((s) => s.itemId);
   };
 }
 
-/** The scorer's input exactly as the recommend function assembles it from one profile read and one batch read. */
-function servingInput(model: TrainedModel, profile: ProfileState): Parameters<typeof scoreItems>[0] {
+/**
+ * What the recommend function gives `builtInCandidates` for one user after its two reads (the profile, then the
+ * model's lists that `listsToFetch` names), with the hybrid strategy and no model-less catalog fallback.
+ */
+function servingArgs(model: TrainedModel, profile: ProfileState, weights: ScoringWeights): Parameters<typeof builtInCandidates>[0] {
   const now = profile.lastSeen as number;
-  const decay = 2 ** ((profile.affinity.at - now) / (HALF_LIFE_DAYS * 86_400_000));
-  const affinity = Object.fromEntries(Object.entries(profile.affinity.scores).map(([c, s]) => [c, s * decay]));
-  const preferredCategories = topAffinityCategories(affinity, PREFERRED_CATEGORIES);
+  const signals = signalsOf(profile, now, HALF_LIFE_DAYS);
+  const wanted = listsToFetch(signals, 'hybrid', REQUEST);
+  const lists = listsFor(model, wanted.itemIds, wanted.categories);
   return {
-    now,
-    recent: profile.recent,
-    affinity,
-    neighbours: fetched(model.neighbours, profile.recent.map((r) => r.itemId)),
-    popularity: {
-      trending: model.popularity.trending,
-      global: model.popularity.global,
-      byCategory: fetched(model.popularity.byCategory, preferredCategories),
-    },
-    preferredCategories,
+    request: REQUEST,
+    signals,
+    strategy: 'hybrid',
+    preferredCategories: wanted.categories,
+    weights,
+    nowMs: now,
+    neighbours: lists.neighbours,
+    popularity: { trending: model.popularity.trending, global: model.popularity.global, byCategory: lists.byCategory },
+    catalogFallback: [],
   };
-}
-
-function fetched<T>(lists: ReadonlyMap<string, T>, keys: readonly string[]): Map<string, T> {
-  const out = new Map<string, T>();
-  for (const key of keys) {
-    const list = lists.get(key);
-    if (list !== undefined) out.set(key, list);
-  }
-  return out;
 }
 
 /**
@@ -243,7 +240,6 @@ function tune(split: Split, genres: Map<string, string[]>, seed: number): void {
   console.log(`tuning on a validation split of the training data only: ${validation.train.length} train, ${heldOut} validation`);
 
   // Stage 1: the model, scored with the shop defaults and with recency off.
-  const noRecency = { ...DEFAULT_SCORING_WEIGHTS, recencyHalfLifeHours: NO_RECENCY_HOURS };
   console.log(`\n${row('model', 'nDCG 48h', 'nDCG off', 'P@10 off', 'train s')}`);
   const candidates: Array<{ name: string; options: Partial<TrainingOptions> }> = [
     { name: 'cooccurrence', options: { algorithm: 'cooccurrence' } },
@@ -258,7 +254,7 @@ function tune(split: Split, genres: Map<string, string[]>, seed: number): void {
   for (const c of candidates) {
     const { model, seconds } = timedTraining(validation.train, c.options, catalog);
     const shop = evaluate(validation, servedRecommender(model, profiles, validation.seen, DEFAULT_SCORING_WEIGHTS));
-    const off = evaluate(validation, servedRecommender(model, profiles, validation.seen, noRecency));
+    const off = evaluate(validation, servedRecommender(model, profiles, validation.seen, BENCH_WEIGHTS));
     console.log(row(c.name, shop.ndcg.toFixed(4), off.ndcg.toFixed(4), off.precision.toFixed(4), seconds.toFixed(2)));
     const ndcg = Math.max(shop.ndcg, off.ndcg);
     if (best === undefined || ndcg > best.ndcg) best = { name: c.name, model, ndcg };
@@ -338,7 +334,7 @@ function splitPerUser(ratings: readonly Rating[], seed: number): Split {
   const random = mulberry32(seed);
   const split: Split = { train: [], seen: new Map(), test: new Map() };
   for (const [user, rows] of [...groupBy(ratings, (r) => r.user)].sort(([a], [b]) => a.localeCompare(b))) {
-    const shuffled = shuffle([...rows], random);
+    const shuffled = shuffle(rows, random);
     const cut = Math.round(shuffled.length * TRAIN_RATIO);
     split.train.push(...shuffled.slice(0, cut));
     split.seen.set(user, new Set(shuffled.slice(0, cut).map((r) => r.item)));
@@ -386,14 +382,12 @@ function streamEventOf(r: Rating, category: string | undefined): StreamEvent {
 function latency(model: TrainedModel, profiles: Map<string, ProfileState>): string {
   const times: number[] = [];
   for (const profile of profiles.values()) {
-    const input = servingInput(model, profile);
+    const args = servingArgs(model, profile, BENCH_WEIGHTS);
     const started = performance.now();
-    scoreItems(input, BENCH_WEIGHTS);
+    builtInCandidates(args);
     times.push(performance.now() - started);
   }
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))].toFixed(2);
-  return `p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`;
+  return `p50 ${percentile(times, 50).toFixed(2)} ms, p99 ${percentile(times, 99).toFixed(2)} ms`;
 }
 
 function describeWeights(w: ScoringWeights): string {
@@ -417,14 +411,6 @@ function groupBy<T>(values: readonly T[], key: (value: T) => string): Map<string
     else list.push(v);
   }
   return out;
-}
-
-function shuffle<T>(values: T[], random: () => number): T[] {
-  for (let i = values.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [values[i], values[j]] = [values[j], values[i]];
-  }
-  return values;
 }
 
 function parseArgs(argv: string[]): { dataset: string; seed: number; tune: boolean } {

@@ -14,13 +14,10 @@
  *
  * Environment: BENCH_REQUESTS (10000), BENCH_ITEMS (2000), BENCH_USERS (2000).
  */
-import { ChildProcess, fork } from 'node:child_process';
-import * as path from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { handleRecommend, parseRequest, RecommendDeps } from '../lambdas/recommend/recommend';
 import { StreamEvent } from '../lambdas/shared/domain/event-schema';
 import { validateMessage } from '../lambdas/shared/domain/ingestion';
-import { Interaction, TrainedModel } from '../lambdas/shared/domain/model';
+import { Interaction, listsFor, TrainedModel } from '../lambdas/shared/domain/model';
 import { PROFILE_LIMITS, profileIdOf } from '../lambdas/shared/domain/profile';
 import { applyBatch, ProfileRecord } from '../lambdas/shared/domain/profile-record';
 import { resolveRecommendConfig, Strategy } from '../lambdas/shared/domain/recommend-config';
@@ -30,11 +27,13 @@ import { DEFAULT_PROFILE_SETTINGS } from '../lambdas/shared/domain/settings';
 import { trainModel } from '../lambdas/shared/domain/training';
 import { CachedModelStore, DynamoDbModelStore, ModelStore } from '../lambdas/shared/store/model-store';
 import { DynamoDbProfileStore, ProfileStore } from '../lambdas/shared/store/profile-store';
+import { createPkTable } from '../test/support/dynalite';
 import { apiEvent, basicAuth } from '../test/support/http';
 import { InMemoryModelStore } from '../test/support/in-memory-model-store';
 import { InMemoryProfileStore } from '../test/support/in-memory-profile-store';
 import { disabledMetrics, silentLogger } from '../test/support/powertools';
 import { mulberry32 } from '../local/random';
+import { percentile, startEmulator } from './support';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const REQUESTS = env('BENCH_REQUESTS', 10_000);
@@ -174,14 +173,14 @@ function computeTimes(model: TrainedModel, profilesById: Map<string, ProfileReco
     const request = parseRequest(r.query);
     const record = profilesById.get(profileIdOf(request));
     const wanted = listsToFetch(signalsOf(record?.state, NOW, DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays), strategy, request);
-    const neighbours = new Map(wanted.itemIds.flatMap((id) => (model.neighbours.has(id) ? [[id, model.neighbours.get(id)!] as const] : [])));
-    const byCategory = new Map(wanted.categories.flatMap((c) => (model.popularity.byCategory.has(c) ? [[c, model.popularity.byCategory.get(c)!] as const] : [])));
+    const { neighbours, byCategory } = listsFor(model, wanted.itemIds, wanted.categories);
     const start = performance.now();
     const signals = signalsOf(record?.state, NOW, DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays);
     const candidates = builtInCandidates({
       request,
       signals,
       strategy,
+      preferredCategories: wanted.categories,
       weights: settings.scoring,
       nowMs: NOW,
       neighbours,
@@ -194,10 +193,6 @@ function computeTimes(model: TrainedModel, profilesById: Map<string, ProfileReco
   return times;
 }
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
 const ms = (n: number) => n.toFixed(3).padStart(9);
 
 async function main(): Promise<void> {
@@ -238,22 +233,16 @@ async function main(): Promise<void> {
   for (const [label, times] of rows) console.log(`${label.padEnd(28)}${ms(percentile(times, 50))}${ms(percentile(times, 99))}`);
 
   // The DynamoDB emulator, in its own process, through the real stores (the model state cached as in Lambda).
-  const emulator = fork(path.join(__dirname, 'dynalite-process.cjs'));
+  const emulator = await startEmulator();
   try {
-    const { url: endpoint } = (await nextMessage(emulator)) as { url: string };
-    const dynamodb = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'b', secretAccessKey: 'b' } });
-    for (const table of ['bench-profiles', 'bench-items']) {
-      await dynamodb.send(
-        new CreateTableCommand({ TableName: table, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
-      );
-    }
+    const { dynamodb } = emulator;
+    for (const table of ['bench-profiles', 'bench-items']) await createPkTable(dynamodb, table);
     const profileStore = new DynamoDbProfileStore(dynamodb, 'bench-profiles');
     for (const record of profiles.values()) await profileStore.put(record, undefined);
     const modelStore = new DynamoDbModelStore(dynamodb, 'bench-items');
     await modelStore.writeVersion('v1', model, 86_400, NOW);
     await modelStore.switchTo({ version: 'v1', algorithm: model.algorithm, trainedAt: model.trainedAt, stats: model.stats, global: model.popularity.global, trending: model.popularity.trending }, undefined);
     const emulated = await runHandler('DynamoDB emulator', profileStore, new CachedModelStore(modelStore, 10_000), reqs);
-    dynamodb.destroy();
 
     console.log(`\n${'handler, warm'.padEnd(22)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}  round trips (max)  store calls/request`);
     for (const run of [memory, emulated]) {
@@ -264,12 +253,8 @@ async function main(): Promise<void> {
     const roundTrips = Math.max(...memory.roundTrips, ...emulated.roundTrips);
     console.log(`\ncompute_p99_ms=${computeP99.toFixed(3)} roundtrips=${roundTrips}`);
   } finally {
-    emulator.kill();
+    emulator.close();
   }
-}
-
-function nextMessage(child: ChildProcess): Promise<unknown> {
-  return new Promise((resolve) => child.once('message', resolve));
 }
 
 main().catch((error) => {

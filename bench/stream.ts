@@ -2,6 +2,7 @@ import type { KinesisStreamRecord } from 'aws-lambda';
 import { partitionKeyOf, StreamEvent } from '../lambdas/shared/domain/event-schema';
 import { validateMessage } from '../lambdas/shared/domain/ingestion';
 import { mulberry32 } from '../local/random';
+import { kinesisRecord } from '../test/support/kinesis';
 
 /**
  * A synthetic but realistic e-commerce event stream, deterministic for a seed.
@@ -69,22 +70,9 @@ export function generateStream(spec: StreamSpec): StreamEvent[] {
 
 /** Kinesis records as the event source mapping hands them to the processor. */
 export function toKinesisRecords(events: StreamEvent[]): KinesisStreamRecord[] {
-  return events.map((event, i) => ({
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: partitionKeyOf(event),
-      sequenceNumber: String(49_000_000_000_000 + i),
-      data: Buffer.from(JSON.stringify(event)).toString('base64'),
-      approximateArrivalTimestamp: Date.parse(event.receivedAt) / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `shardId-000000000000:${49_000_000_000_000 + i}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
-    awsRegion: 'us-east-1',
-    eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/bench',
-  }));
+  return events.map((event, i) =>
+    kinesisRecord(event, { partitionKey: partitionKeyOf(event), sequenceNumber: String(49_000_000_000_000 + i), arrivedAtMs: Date.parse(event.receivedAt) }),
+  );
 }
 
 function zipfSampler(n: number, s: number, random: () => number): () => number {

@@ -10,8 +10,8 @@
  *
  * Credentials: PERSONALIZATION_WRITE_KEY, PERSONALIZATION_ADMIN_KEY and PERSONALIZATION_READ_KEY (development defaults below).
  */
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { dataDirOf, DEV_KEYS, localKeys } from '../local/clients';
 import { loadDemo } from '../local/demo-run';
 import { startLocalRuntime } from '../local/runtime';
 import { publishRuntimeInfo } from '../local/runtime-info';
@@ -20,9 +20,6 @@ import { itemsTableOf } from '../local/train';
 // The local tooling may run on Node 20; the functions target Node 22 in Lambda.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-const DEV_WRITE_KEY = 'dev-write-key';
-const DEV_ADMIN_KEY = 'dev-admin-key';
-const DEV_READ_KEY = 'dev-read-key';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -40,10 +37,8 @@ async function main(): Promise<void> {
   }
   const port = Number(values.port ?? process.env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid port "${values.port ?? process.env.PORT}"`);
-  const dataDir = path.resolve(values['data-dir'] ?? process.env.PERSONALIZATION_DATA_DIR ?? '.local-data');
-  const writeKey = process.env.PERSONALIZATION_WRITE_KEY || DEV_WRITE_KEY;
-  const adminKey = process.env.PERSONALIZATION_ADMIN_KEY || DEV_ADMIN_KEY;
-  const readKey = process.env.PERSONALIZATION_READ_KEY || DEV_READ_KEY;
+  const dataDir = dataDirOf(values['data-dir']);
+  const { write: writeKey, admin: adminKey, read: readKey } = localKeys();
 
   console.log('Synthesizing the stack and bundling the functions…');
   const runtime = await startLocalRuntime({ dataDir, fresh: values.fresh, port, writeKey, adminKey, readKey, logLevel: process.env.LOG_LEVEL ?? 'INFO' });
@@ -61,9 +56,9 @@ async function main(): Promise<void> {
   console.log(`
 Personalization platform running locally
   API            ${runtime.url}   (point Segment SDKs here: host=${runtime.url})
-  write key      ${writeKey}${note(writeKey, DEV_WRITE_KEY)}   PERSONALIZATION_WRITE_KEY
-  admin key      ${adminKey}${note(adminKey, DEV_ADMIN_KEY)}   PERSONALIZATION_ADMIN_KEY
-  read key       ${readKey}${note(readKey, DEV_READ_KEY)}   PERSONALIZATION_READ_KEY
+  write key      ${writeKey}${note(writeKey, DEV_KEYS.write)}   PERSONALIZATION_WRITE_KEY
+  admin key      ${adminKey}${note(adminKey, DEV_KEYS.admin)}   PERSONALIZATION_ADMIN_KEY
+  read key       ${readKey}${note(readKey, DEV_KEYS.read)}   PERSONALIZATION_READ_KEY
   data           ${dataDir}${values.fresh ? ' (fresh)' : ''}
   event lake     ${runtime.lakeDir}
   DynamoDB       ${runtime.endpoints.dynamodb}

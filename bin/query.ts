@@ -7,8 +7,8 @@
  *   npm run query -- --data-dir /tmp/p "<SQL>"     or PERSONALIZATION_DATA_DIR
  *   npm run query -- --json "<SQL>"                 one JSON object per row instead of a table
  */
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { dataDirOf } from '../local/clients';
 import { openLake, Row } from '../local/lake-query';
 import { lakeDirOf } from '../local/runtime';
 
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     if (!values.help) process.exitCode = 2;
     return;
   }
-  const dataDir = path.resolve(values['data-dir'] ?? process.env.PERSONALIZATION_DATA_DIR ?? '.local-data');
+  const dataDir = dataDirOf(values['data-dir']);
   const lake = await openLake(lakeDirOf(dataDir));
   try {
     const rows = await lake.run(positionals[0]);

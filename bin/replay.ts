@@ -11,9 +11,9 @@
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { localKeys } from '../local/clients';
 import { replayEvents, ReplayProgress, ReplaySummary } from '../local/replay';
 
-const DEV_WRITE_KEY = 'dev-write-key';
 const USAGE = 'Usage: npm run replay -- --file <events.jsonl> [--url http://127.0.0.1:3000] [--write-key KEY] [--batch-size 100] [--concurrency 4]';
 /** How often progress is drawn on a terminal, and written as a line otherwise. */
 const BAR_REFRESH_MS = 100;
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   const summary = await replayEvents({
     file: values.file,
     url: values.url,
-    writeKey: values['write-key'] || process.env.PERSONALIZATION_WRITE_KEY || DEV_WRITE_KEY,
+    writeKey: values['write-key'] || localKeys().write,
     batchSize,
     concurrency,
     onProgress: progress.update,

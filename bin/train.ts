@@ -6,9 +6,9 @@
  *   npm run train                          the runtime of .local-data/
  *   npm run train -- --data-dir /tmp/p     or PERSONALIZATION_DATA_DIR
  */
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { dataDirOf } from '../local/clients';
 import { findRuntime } from '../local/runtime-info';
 import { trainLocal } from '../local/train';
 
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     console.log('Usage: npm run train -- [--data-dir .local-data]   (with `npm start` running on the same data directory)');
     return;
   }
-  const dataDir = path.resolve(values['data-dir'] ?? process.env.PERSONALIZATION_DATA_DIR ?? '.local-data');
+  const dataDir = dataDirOf(values['data-dir']);
   const runtime = findRuntime(dataDir);
   const dynamodb = new DynamoDBClient({ region: 'us-east-1', endpoint: runtime.dynamodb, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   try {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { basicAuthorization, localDynamoDb } from './clients';
 import { generateDemo, writeJsonLines } from './demo';
 import { readLakeEvents } from './lake-writer';
 import { replayEvents } from './replay';
@@ -26,7 +26,7 @@ export async function loadDemo(runtime: LocalRuntime, keys: { writeKey: string; 
   for (let i = 0; i < demo.items.length; i += 500) {
     const response = await fetch(`${runtime.url}/v1/items`, {
       method: 'PUT',
-      headers: { 'Content-Type': 'application/json', Authorization: `Basic ${Buffer.from(`${keys.adminKey}:`).toString('base64')}` },
+      headers: { 'Content-Type': 'application/json', Authorization: basicAuthorization(keys.adminKey) },
       body: JSON.stringify({ items: demo.items.slice(i, i + 500) }),
     });
     if (!response.ok) throw new Error(`Loading the demo catalog failed: ${response.status} ${await response.text()}`);
@@ -41,7 +41,7 @@ export async function loadDemo(runtime: LocalRuntime, keys: { writeKey: string; 
   log(`Events: ${summary.accepted} accepted, ${summary.rejected} rejected`);
 
   await lakeHolds(runtime.lakeDir, new Set(demo.events.map((e) => e.messageId)));
-  const dynamodb = new DynamoDBClient({ region: 'us-east-1', endpoint: runtime.endpoints.dynamodb, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const dynamodb = localDynamoDb(runtime.endpoints.dynamodb);
   try {
     const trained = await trainLocal({ dynamodb, itemsTable: itemsTableOf(runtime.model), lakeDir: runtime.lakeDir, log });
     const known = demo.events.find((e) => e.userId !== undefined && e.event === 'Order Completed') ?? demo.events[0];

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { finished } from 'node:stream/promises';
-import { mulberry32, Random } from './random';
+import { mulberry32, Random, shuffle } from './random';
 
 /**
  * A believable small shop for demos and tests: a catalog, and a few days of Segment e-commerce traffic from
@@ -292,16 +292,6 @@ function weightedPick<T>(values: readonly T[], weights: readonly number[], rando
     if (r < 0) return values[i];
   }
   return values[values.length - 1];
-}
-
-/** Fisher-Yates, on a copy. */
-function shuffle<T>(values: readonly T[], random: Random): T[] {
-  const copy = [...values];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j], copy[i]];
-  }
-  return copy;
 }
 
 /** A device id as analytics.js makes them (random hex, deterministic here). */

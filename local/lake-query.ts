@@ -15,7 +15,7 @@ import { LAKE_EVENTS_PREFIX } from './lake-writer';
  */
 
 /** The events table's columns, in order, with their DuckDB types (all text; JSON for the nested objects). */
-export const EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+const EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['messageId', 'VARCHAR'],
   ['type', 'VARCHAR'],
   ['event', 'VARCHAR'],
@@ -40,7 +40,7 @@ export const EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
  * - `from_iso8601_timestamp(text)`: the instant an ISO-8601 string names, as a timestamp with time zone;
  * - `json_extract_scalar(json, path)`: the scalar at a JSONPath as text (NULL for objects and arrays).
  */
-export const TRINO_MACROS: readonly string[] = [
+const TRINO_MACROS: readonly string[] = [
   'CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)',
   `CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS
      CASE WHEN json_type(CAST(j AS JSON), p) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(CAST(j AS JSON), p) END`,

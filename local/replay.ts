@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import { LIMITS } from '../lambdas/shared/domain/event-schema';
 import { isPlainObject } from '../lambdas/shared/domain/json';
+import { sleep } from '../lambdas/shared/store/retry';
+import { basicAuthorization } from './clients';
 
 /**
  * Replays a JSON-lines file of Segment messages into a running instance (local or deployed) through
@@ -63,7 +65,8 @@ export interface ReplaySummary extends ReplayProgress {
 /** One line of the file on its way to the API. */
 interface Line {
   number: number;
-  event: unknown;
+  /** The event as sent. */
+  json: string;
   /** Size in the request body. */
   bodyBytes: number;
   /** Size in the file (for progress). */
@@ -117,7 +120,7 @@ class Replay {
     this.maxAttempts = options.maxAttempts ?? 5;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 250;
     this.endpoint = `${options.url.replace(/\/+$/, '')}/v1/batch`;
-    this.authorization = `Basic ${Buffer.from(`${options.writeKey}:`).toString('base64')}`;
+    this.authorization = basicAuthorization(options.writeKey);
   }
 
   async run(): Promise<ReplaySummary> {
@@ -162,7 +165,8 @@ class Replay {
         this.reject(number, 'Line is not valid JSON');
         continue;
       }
-      yield { number, event, bodyBytes: Buffer.byteLength(JSON.stringify(event)) + 1, fileBytes };
+      const json = JSON.stringify(event);
+      yield { number, json, bodyBytes: Buffer.byteLength(json) + 1, fileBytes };
     }
   }
 
@@ -199,7 +203,7 @@ class Replay {
       response = await fetch(this.endpoint, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: this.authorization },
-        body: JSON.stringify({ batch: batch.map((line) => line.event) }),
+        body: `{"batch":[${batch.map((line) => line.json).join(',')}]}`,
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (error) {
@@ -317,4 +321,3 @@ function networkErrorOf(error: unknown): string {
 
 const fileBytesOf = (batch: Line[]) => batch.reduce((sum, line) => sum + line.fileBytes, 0);
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

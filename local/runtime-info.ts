@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isAlive } from './clients';
 
 /**
  * What a running `npm start` publishes in its data directory, so command-line tools (`npm run train`) can find
@@ -27,10 +28,6 @@ export function findRuntime(dataDir: string): RuntimeInfo {
   const notRunning = new Error(`No local runtime is running on ${dataDir}: start one with \`npm start\` (same --data-dir) and run this again`);
   if (!fs.existsSync(file)) throw notRunning;
   const info = JSON.parse(fs.readFileSync(file, 'utf8')) as RuntimeInfo;
-  try {
-    process.kill(info.pid, 0);
-  } catch {
-    throw notRunning;
-  }
+  if (!isAlive(info.pid)) throw notRunning;
   return info;
 }

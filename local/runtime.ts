@@ -1,11 +1,9 @@
 import * as fs from 'node:fs';
 import type { Server } from 'node:http';
 import * as path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ENV } from '../lambdas/shared/env';
 import { createApiServer } from './api-gateway';
+import { localDynamoDb, localKinesis } from './clients';
 import { Emulators, listen, startEmulators } from './emulators';
 import { CheckpointStore, KinesisEventSource, OnFailureRecord } from './kinesis-event-source';
 import { createLakeWriter } from './lake-writer';
@@ -85,9 +83,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   try {
     const emulators = await startEmulators(options.dataDir, secretValues);
     cleanups.push(() => emulators.close());
-    const clientConfig = { region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
-    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.endpoints.dynamodb });
-    const kinesis = new KinesisClient({ ...clientConfig, endpoint: emulators.endpoints.kinesis, requestHandler: new NodeHttpHandler() });
+    const dynamodb = localDynamoDb(emulators.endpoints.dynamodb);
+    const kinesis = localKinesis(emulators.endpoints.kinesis);
     cleanups.push(async () => {
       dynamodb.destroy();
       kinesis.destroy();

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { cdkJsonContext, definePlatform } from '../lib/platform';
+import { isAlive } from './clients';
 import { LocalModel, modelFromTemplate } from './template-model';
 
 const PROJECT_ROOT = path.join(__dirname, '..');
@@ -43,14 +44,5 @@ function removeAbandonedAssemblies(): void {
   for (const entry of fs.readdirSync(ASSEMBLIES_DIR)) {
     const pid = Number(entry.split('-')[0]);
     if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) fs.rmSync(path.join(ASSEMBLIES_DIR, entry), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

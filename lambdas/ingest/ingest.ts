@@ -5,7 +5,7 @@ import { LIMITS } from '../shared/domain/event-schema';
 import { RequestError } from '../shared/domain/errors';
 import { ingestMessages, IngestRoute, ROUTES, sourceIdOf } from '../shared/domain/ingestion';
 import { isPlainObject } from '../shared/domain/json';
-import { basicAuthUser, errorResponse, header, jsonResponse, parseJson, readBody } from '../shared/http';
+import { basicAuthUser, checkContentType, errorResponse, header, jsonResponse, parseJson, readBody } from '../shared/http';
 import type { EventStream } from '../shared/store/event-stream';
 import type { KeyStore } from '../shared/store/key-store';
 
@@ -36,7 +36,7 @@ export async function handleIngest(event: APIGatewayProxyEvent, deps: IngestDeps
 
     const headerKey = basicAuthUser(header(event, 'authorization'));
     if (headerKey !== undefined) await authenticate(headerKey, deps);
-    checkContentType(header(event, 'content-type'));
+    checkContentType(event, ACCEPTED_MEDIA_TYPES, 'application/json (or text/plain holding JSON)');
     const body = parseJson(readBody(event, LIMITS.maxBatchBytes));
     const writeKey = headerKey ?? (isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : undefined);
     if (writeKey === undefined) {
@@ -87,12 +87,4 @@ async function accept(route: IngestRoute, body: unknown, sourceId: string, deps:
 
 async function authenticate(writeKey: string, deps: IngestDeps): Promise<void> {
   if (!(await deps.writeKeys.matches(writeKey))) throw new RequestError(401, 'Invalid write key');
-}
-
-function checkContentType(contentType: string | undefined): void {
-  if (contentType === undefined) return; // absent: read as JSON
-  const mediaType = contentType.split(';')[0].trim().toLowerCase();
-  if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) {
-    throw new RequestError(415, `Unsupported Content-Type "${mediaType}": send application/json (or text/plain holding JSON)`);
-  }
 }

@@ -3,7 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { CATALOG_LIMITS, parseItemId, validateCatalogUpsert } from '../shared/domain/catalog';
 import { RequestError } from '../shared/domain/errors';
-import { errorResponse, header, jsonResponse, parseJson, pathParameter, readBody, requireKey } from '../shared/http';
+import { checkContentType, errorResponse, jsonResponse, parseJson, pathParameter, readBody, requireKey } from '../shared/http';
 import type { CatalogStore } from '../shared/store/catalog-store';
 import type { KeyStore } from '../shared/store/key-store';
 
@@ -14,6 +14,9 @@ export interface ItemsDeps {
   logger: Logger;
   metrics: Metrics;
 }
+
+/** JSON only (a body without a Content-Type is read as JSON). */
+const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/json']);
 
 type Route = (event: APIGatewayProxyEvent, deps: ItemsDeps) => Promise<APIGatewayProxyResult>;
 
@@ -53,7 +56,7 @@ export async function handleItems(event: APIGatewayProxyEvent, deps: ItemsDeps):
 }
 
 async function upsertItems(event: APIGatewayProxyEvent, deps: ItemsDeps): Promise<APIGatewayProxyResult> {
-  checkContentType(header(event, 'content-type'));
+  checkContentType(event, ACCEPTED_MEDIA_TYPES, 'application/json');
   const body = parseJson(readBody(event, CATALOG_LIMITS.maxRequestBytes));
   const { items, errors } = validateCatalogUpsert(body, deps.now());
   if (items.length > 0) await deps.catalog.upsert(items);
@@ -74,11 +77,4 @@ async function deleteItem(event: APIGatewayProxyEvent, deps: ItemsDeps): Promise
   const deleted = await deps.catalog.delete(itemId);
   deps.metrics.addMetric(deleted ? 'CatalogItemsDeleted' : 'CatalogItemsNotFound', MetricUnit.Count, 1);
   return jsonResponse(200, { success: true, deleted });
-}
-
-/** JSON only; a body without a Content-Type is read as JSON. */
-function checkContentType(contentType: string | undefined): void {
-  if (contentType === undefined) return;
-  const mediaType = contentType.split(';')[0].trim().toLowerCase();
-  if (mediaType !== 'application/json') throw new RequestError(415, `Unsupported Content-Type "${mediaType}": send application/json`);
 }

@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { PutEventsCommand, type PersonalizeEventsClient } from '@aws-sdk/client-personalize-events';
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { forEachLimited } from '../shared/concurrency';
 import { interactionsOf, PersonalizeInteraction, PutEventsBatch, toPutEventsBatches } from '../shared/domain/personalize-events';
 import { decodeRecord } from '../process/records';
 
@@ -75,12 +76,4 @@ function interactionsOfRecords(records: KinesisStreamRecord[], logger: Logger): 
 
 function putEvents(batch: PutEventsBatch<KinesisStreamRecord>, deps: ForwardDeps) {
   return deps.client.send(new PutEventsCommand({ trackingId: deps.trackingId, ...batch.request }));
-}
-
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -1,3 +1,4 @@
+import { forEachLimited } from '../shared/concurrency';
 import { StreamEvent } from '../shared/domain/event-schema';
 import { profileIdOf } from '../shared/domain/profile';
 import { applyBatch } from '../shared/domain/profile-record';
@@ -78,12 +79,4 @@ export async function updateProfiles(events: readonly StreamEvent[], deps: Updat
     }
   });
   return { failed, stats };
-}
-
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -15,12 +15,11 @@ import { errorResponse, jsonResponse, requireKey } from '../shared/http';
 import type { EventStream } from '../shared/store/event-stream';
 import type { KeyStore } from '../shared/store/key-store';
 import type { ModelStore, ServingState } from '../shared/store/model-store';
+import type { PersonalizeRecommender } from '../shared/store/personalize-recommender';
 import type { ProfileStore } from '../shared/store/profile-store';
 
 /** A recommender outside this platform (Amazon Personalize) that a strategy can delegate to. */
-export interface ExternalRecommender {
-  recommend(request: { userId: string; itemId?: string; numResults: number }): Promise<Array<{ itemId: string; score: number }>>;
-}
+export type ExternalRecommender = Pick<PersonalizeRecommender, 'recommend'>;
 
 export interface RecommendDeps {
   profiles: ProfileStore;
@@ -130,6 +129,7 @@ async function builtIn(
     request,
     signals,
     strategy,
+    preferredCategories: wanted.categories,
     weights: settings.scoring,
     nowMs: now,
     neighbours: lists.neighbours,

@@ -43,6 +43,17 @@ export async function requireKey(event: Pick<APIGatewayProxyEvent, 'headers'>, k
   if (key === undefined || !(await keys.matches(key))) throw new RequestError(401, message);
 }
 
+/**
+ * Refuses the request (415) unless its Content-Type's media type is one of `accepted`; a request without a
+ * Content-Type is read as JSON. `hint` says what to send instead: `Unsupported Content-Type "…": send <hint>`.
+ */
+export function checkContentType(event: Pick<APIGatewayProxyEvent, 'headers'>, accepted: ReadonlySet<string>, hint: string): void {
+  const contentType = header(event, 'content-type');
+  if (contentType === undefined) return;
+  const mediaType = contentType.split(';')[0].trim().toLowerCase();
+  if (!accepted.has(mediaType)) throw new RequestError(415, `Unsupported Content-Type "${mediaType}": send ${hint}`);
+}
+
 /** A path parameter, percent-decoded (API Gateway REST APIs pass them still encoded); used as it is when not valid encoding. */
 export function pathParameter(event: Pick<APIGatewayProxyEvent, 'pathParameters'>, name: string): string {
   const raw = event.pathParameters?.[name];

@@ -5,7 +5,7 @@ import { DynamoDbModelStore, ModelManifest } from '../shared/store/model-store';
 
 export interface TrainJobDeps {
   catalog: CatalogStore;
-  models: Pick<DynamoDbModelStore, 'servingState' | 'writeVersion' | 'switchTo'>;
+  models: Pick<DynamoDbModelStore, 'currentVersion' | 'writeVersion' | 'switchTo'>;
   now: () => number;
   log: (message: string) => void;
 }
@@ -47,7 +47,7 @@ export async function runTraining(interactions: AsyncIterable<Interaction> | Ite
 
   const now = deps.now();
   const version = versionAt(now);
-  const previous = (await deps.models.servingState()).manifest?.version;
+  const previous = await deps.models.currentVersion();
   const rowsWritten = await deps.models.writeVersion(version, model, Math.round(options.retentionDays * 86_400), now);
   const manifest: ModelManifest = {
     version,

@@ -4,6 +4,7 @@ import { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/shared/env';
+import { DEFAULT_CONFIG } from '../config';
 import { HouseFunction } from './house-function';
 import { consumeStream } from './stream-consumer';
 
@@ -43,12 +44,8 @@ export class PersonalizeForwarder extends Construct {
     });
     this.grantPutEvents();
 
-    this.failureQueue = consumeStream(this, this.function.fn, props.stream, {
-      batchSize: props.batchSize ?? 100,
-      maxBatchingWindowSeconds: 1,
-      retryAttempts: 10,
-      maxRecordAgeHours: 6,
-    });
+    // The profile processor's default failure handling, with smaller batches (PutEvents takes 10 events a call).
+    this.failureQueue = consumeStream(this, this.function.fn, props.stream, { ...DEFAULT_CONFIG.processor, batchSize: props.batchSize ?? 100 });
   }
 
   /**

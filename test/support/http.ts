@@ -30,8 +30,7 @@ export function apiEvent(opts: RequestOptions = {}): APIGatewayProxyEvent {
   };
 }
 
-/** `Authorization: Basic` with `user` as the user name and an empty password (how Segment sends a write key). */
-export const basicAuth = (user: string, password = '') => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+export { basicAuthorization as basicAuth } from '../../local/clients';
 
 export function jsonBody(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));

@@ -1,4 +1,4 @@
-import type { RankedItem, TrainedModel } from '../../lambdas/shared/domain/model';
+import { listsFor, type RankedItem, type TrainedModel } from '../../lambdas/shared/domain/model';
 import type { ModelLists, ModelStore, ServingState } from '../../lambdas/shared/store/model-store';
 
 /**
@@ -12,14 +12,9 @@ export class InMemoryModelStore implements ModelStore {
   catalogFallback: RankedItem[] = [];
 
   constructor(
-    private model?: TrainedModel,
-    private version = 'v1',
+    private readonly model?: TrainedModel,
+    private readonly version = 'v1',
   ) {}
-
-  use(model: TrainedModel, version: string): void {
-    this.model = model;
-    this.version = version;
-  }
 
   async servingState(): Promise<ServingState> {
     this.calls.servingState++;
@@ -44,16 +39,7 @@ export class InMemoryModelStore implements ModelStore {
 
   async lists(version: string, itemIds: readonly string[], categories: readonly string[]): Promise<ModelLists> {
     this.calls.lists++;
-    const result: ModelLists = { neighbours: new Map(), byCategory: new Map() };
-    if (!this.model || version !== this.version) return result;
-    for (const id of itemIds) {
-      const list = this.model.neighbours.get(id);
-      if (list && list.length > 0) result.neighbours.set(id, list);
-    }
-    for (const category of categories) {
-      const list = this.model.popularity.byCategory.get(category);
-      if (list) result.byCategory.set(category, list);
-    }
-    return result;
+    if (!this.model || version !== this.version) return { neighbours: new Map(), byCategory: new Map() };
+    return listsFor(this.model, itemIds, categories);
   }
 }

@@ -1,9 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LocalRuntime, LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
 
 export const WRITE_KEY = 'test-write-key';
@@ -28,11 +25,10 @@ export async function startTestRuntime(overrides: Partial<LocalRuntimeOptions> =
   return { ...runtime, dataDir };
 }
 
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-export const dynamoDbAt = (endpoint: string) => new DynamoDBClient({ region: 'us-east-1', endpoint, credentials });
-export const kinesisAt = (endpoint: string) => new KinesisClient({ region: 'us-east-1', endpoint, credentials, requestHandler: new NodeHttpHandler() });
+import { basicAuthorization as basic } from '../../local/clients';
 
-export const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+export { localDynamoDb as dynamoDbAt, localKinesis as kinesisAt } from '../../local/clients';
+export { basic };
 
 /** POSTs JSON (or a raw body) to the runtime. */
 export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { normalizeCategory } from './commerce';
 import { RequestError } from './errors';
-import { describeIssues, parseIsoTimestamp } from './event-schema';
+import { describeIssues, LIMITS, parseIsoTimestamp } from './event-schema';
 import { exceedsDepth, isPlainObject, jsonBytes } from './json';
 
 /**
@@ -25,7 +25,7 @@ export const CATALOG_LIMITS = {
   /** Request body, after decompression. */
   maxRequestBytes: 1024 * 1024,
   /** Same as event ids: item ids come from events' `product_id` too. */
-  maxItemIdLength: 256,
+  maxItemIdLength: LIMITS.maxIdLength,
   /** Distinct categories per item (after normalization). */
   maxCategories: 20,
   /** Distinct tags per item. */

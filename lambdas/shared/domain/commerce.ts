@@ -1,3 +1,4 @@
+import { LIMITS, parseIsoTimestamp, StreamEvent } from './event-schema';
 import { isPlainObject } from './json';
 
 /**
@@ -27,7 +28,8 @@ export const ORDER_COMPLETED = 'Order Completed';
 export const PRODUCT_ADDED = 'Product Added';
 export const PRODUCT_REMOVED = 'Product Removed';
 
-const MAX_ITEM_ID_LENGTH = 256;
+/** Item ids are ids like any other (the catalog and the rules allow the same length). */
+const MAX_ITEM_ID_LENGTH = LIMITS.maxIdLength;
 const MAX_CATEGORY_LENGTH = 100;
 
 export interface ItemRef {
@@ -60,6 +62,31 @@ function itemRef(product: Record<string, unknown>): ItemRef | undefined {
     ...(price !== undefined ? { price } : {}),
     ...(quantity !== undefined && quantity > 0 ? { quantity } : {}),
   };
+}
+
+/** A `track` event that signals interest in items: its name, weight, time and items. */
+export interface ItemInteraction {
+  name: string;
+  /** The name's weight in `INTERACTION_WEIGHTS`, always positive. */
+  weight: number;
+  /** When the event happened (its `timestamp`, epoch ms). */
+  at: number;
+  /** The items it is about (possibly none); `Order Completed` has one per product, repeats included. */
+  items: ItemRef[];
+}
+
+/**
+ * The item interaction a stream event is, or undefined: only a `track` event whose name has a positive
+ * `INTERACTION_WEIGHTS` weight is one (a removal from the cart, weight 0, is not).
+ */
+export function itemInteractionOf(event: StreamEvent): ItemInteraction | undefined {
+  const name = event.event;
+  if (event.type !== 'track' || name === undefined || !Object.hasOwn(INTERACTION_WEIGHTS, name)) return undefined;
+  const weight = INTERACTION_WEIGHTS[name];
+  if (weight <= 0) return undefined;
+  // Validated by StreamEventSchema: `timestamp` is a parseable ISO-8601 date-time.
+  const at = parseIsoTimestamp(event.timestamp) as number;
+  return { name, weight, at, items: itemsOf(name, event.properties) };
 }
 
 /** Categories are compared case-insensitively and with single spaces: "Shoes " and "shoes" are one category. */

@@ -19,7 +19,7 @@ export const LIMITS = {
   maxBatchBytes: 500 * 1024,
   /** Nesting depth of one event (DynamoDB documents allow 32; deeper JSON is almost always hostile). */
   maxEventDepth: 32,
-  /** Ids become partition keys (Kinesis allows 256 characters). */
+  /** Ids become partition keys (Kinesis allows 256 characters). Item ids (events, catalog, rules) share the limit. */
   maxIdLength: 256,
   maxEventNameLength: 200,
   /** Events timestamped (after clock-skew correction) further ahead of `receivedAt` than this are rejected. */

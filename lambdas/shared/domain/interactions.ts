@@ -1,5 +1,5 @@
-import { INTERACTION_WEIGHTS, itemsOf } from './commerce';
-import { parseIsoTimestamp, StreamEvent } from './event-schema';
+import { itemInteractionOf } from './commerce';
+import { StreamEvent } from './event-schema';
 import { Interaction } from './model';
 import { profileIdOf } from './profile';
 
@@ -10,13 +10,11 @@ import { profileIdOf } from './profile';
  * resolution links them.
  */
 export function interactionsOf(event: StreamEvent): Interaction[] {
-  const name = event.event;
-  if (event.type !== 'track' || name === undefined) return [];
-  const weight = INTERACTION_WEIGHTS[name];
-  if (weight === undefined || weight <= 0) return [];
-  const at = parseIsoTimestamp(event.timestamp) as number;
+  const interaction = itemInteractionOf(event);
+  if (!interaction) return [];
+  const { name, at, items } = interaction;
   const subject = profileIdOf(event);
-  return itemsOf(name, event.properties).map((item) => ({
+  return items.map((item) => ({
     subject,
     itemId: item.itemId,
     event: name,

@@ -45,3 +45,24 @@ export interface TrainedModel {
   neighbours: Map<string, RankedItem[]>;
   popularity: PopularityLists;
 }
+
+/**
+ * The lists of `model` that serving reads for `itemIds` and `categories`, as the model store returns them: lists
+ * of unknown items or categories are absent, and so are empty neighbour lists (the store does not write them).
+ */
+export function listsFor(
+  model: TrainedModel,
+  itemIds: readonly string[],
+  categories: readonly string[],
+): { neighbours: Map<string, RankedItem[]>; byCategory: Map<string, RankedItem[]> } {
+  const result = { neighbours: new Map<string, RankedItem[]>(), byCategory: new Map<string, RankedItem[]>() };
+  for (const id of itemIds) {
+    const list = model.neighbours.get(id);
+    if (list && list.length > 0) result.neighbours.set(id, list);
+  }
+  for (const category of categories) {
+    const list = model.popularity.byCategory.get(category);
+    if (list) result.byCategory.set(category, list);
+  }
+  return result;
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { INTERACTION_WEIGHTS, itemsOf } from './commerce';
-import { parseIsoTimestamp, StreamEvent } from './event-schema';
+import { itemInteractionOf } from './commerce';
+import { StreamEvent } from './event-schema';
 
 /**
  * Stream events as Amazon Personalize interactions (PutEvents), pure: which events become interactions, and
@@ -50,14 +50,12 @@ export interface PutEventsBatch<S> {
  * unless a solution is configured otherwise.
  */
 export function interactionsOf(event: StreamEvent): PersonalizeInteraction[] {
-  const name = event.event;
-  if (event.type !== 'track' || name === undefined || !Object.hasOwn(INTERACTION_WEIGHTS, name)) return [];
-  const weight = INTERACTION_WEIGHTS[name];
-  if (weight <= 0) return [];
-  // Validated by StreamEventSchema: `timestamp` is a parseable ISO-8601 date-time.
-  const sentAt = new Date(parseIsoTimestamp(event.timestamp) as number);
+  const interaction = itemInteractionOf(event);
+  if (!interaction) return [];
+  const { name, weight } = interaction;
+  const sentAt = new Date(interaction.at);
   const session = { ...(event.userId !== undefined ? { userId: event.userId } : {}), sessionId: (event.anonymousId ?? event.userId) as string };
-  const itemIds = [...new Set(itemsOf(name, event.properties).map((item) => item.itemId))];
+  const itemIds = [...new Set(interaction.items.map((item) => item.itemId))];
   return itemIds.map((itemId) => ({
     ...session,
     event: { eventId: eventIdOf(event.messageId, itemId), eventType: name, eventValue: weight, itemId, sentAt },

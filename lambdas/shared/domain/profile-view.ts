@@ -1,4 +1,4 @@
-import { LastContext, ProfileState, REVENUE_SCALE } from './profile';
+import { CartAdd, LastContext, ProfileState, REVENUE_SCALE } from './profile';
 import { ProfileRecord } from './profile-record';
 
 /** A profile as the API returns it: ISO dates, decayed affinities, the cart as lines, no internal bookkeeping. */
@@ -29,7 +29,6 @@ const round = (n: number, digits = 6) => Number(n.toPrecision(digits));
 
 export function toProfileView(record: ProfileRecord, nowMs: number, halfLifeDays: number): ProfileView {
   const p: ProfileState = record.state;
-  const decay = 2 ** ((p.affinity.at - nowMs) / (halfLifeDays * 86_400_000));
   return {
     profileId: p.profileId,
     ...(p.userId !== undefined ? { userId: p.userId } : {}),
@@ -48,8 +47,8 @@ export function toProfileView(record: ProfileRecord, nowMs: number, halfLifeDays
       ...(p.orders.firstAt !== undefined ? { firstOrderAt: iso(p.orders.firstAt) } : {}),
       ...(p.orders.lastAt !== undefined ? { lastOrderAt: iso(p.orders.lastAt) } : {}),
     },
-    affinities: Object.entries(p.affinity.scores)
-      .map(([category, score]) => ({ category, score: round(score * decay) }))
+    affinities: Object.entries(decayedAffinities(p.affinity, nowMs, halfLifeDays))
+      .map(([category, score]) => ({ category, score: round(score) }))
       .sort((a, b) => b.score - a.score),
     recentItems: p.recent.map((r) => ({ itemId: r.itemId, event: r.event, at: iso(r.at), ...(r.category ? { category: r.category } : {}) })),
     cart: cartView(p.cart),
@@ -61,20 +60,33 @@ export function toProfileView(record: ProfileRecord, nowMs: number, halfLifeDays
   };
 }
 
+/** Category affinities decayed from the time they were last updated (`affinity.at`) to `nowMs`. */
+export function decayedAffinities(affinity: ProfileState['affinity'], nowMs: number, halfLifeDays: number): Record<string, number> {
+  const decay = 2 ** ((affinity.at - nowMs) / (halfLifeDays * 86_400_000));
+  return Object.fromEntries(Object.entries(affinity.scores).map(([category, score]) => [category, score * decay]));
+}
+
 /** The cart as lines with a positive quantity, newest addition first, and its value. */
 export function cartView(cart: ProfileState['cart']): ProfileView['cart'] {
-  const items = Object.entries(cart.lines)
-    .map(([itemId, line]) => {
-      const adds = line.adds.filter((a) => a.at > Math.max(line.clearedAt, cart.clearedAt));
+  const items = cartLines(cart)
+    .map(({ itemId, adds, quantity }) => {
       const price = adds.find((a) => a.price !== undefined)?.price;
-      return {
-        itemId,
-        quantity: adds.reduce((sum, a) => sum + a.quantity, 0),
-        ...(price !== undefined ? { price } : {}),
-        addedAt: iso(adds[0]?.at ?? 0),
-      };
+      return { itemId, quantity, ...(price !== undefined ? { price } : {}), addedAt: iso(adds[0]?.at ?? 0) };
     })
-    .filter((line) => line.quantity > 0)
     .sort((a, b) => (a.addedAt < b.addedAt ? 1 : -1));
   return { items, value: round(items.reduce((sum, i) => sum + (i.price ?? 0) * i.quantity, 0), 12) };
+}
+
+/** The ids of the items in the cart (lines with a positive quantity), in no particular order. */
+export function cartItemIds(cart: ProfileState['cart']): string[] {
+  return cartLines(cart).map((line) => line.itemId);
+}
+
+/** The cart's lines with a positive quantity, each with its additions since the line or the cart was last cleared. */
+function cartLines(cart: ProfileState['cart']): Array<{ itemId: string; adds: CartAdd[]; quantity: number }> {
+  return Object.entries(cart.lines).flatMap(([itemId, line]) => {
+    const adds = line.adds.filter((a) => a.at > Math.max(line.clearedAt, cart.clearedAt));
+    const quantity = adds.reduce((sum, a) => sum + a.quantity, 0);
+    return quantity > 0 ? [{ itemId, adds, quantity }] : [];
+  });
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normalizeCategory } from './commerce';
+import { LIMITS } from './event-schema';
 
 /**
  * Business rules applied after scoring: what must never be shown, what the business wants higher or lower,
@@ -12,7 +13,7 @@ const category = z.string().transform((value, ctx) => {
   if (normalized === undefined) ctx.addIssue({ code: 'custom', message: `"${value}" is not a valid category (1-100 characters)` });
   return normalized ?? '';
 });
-const itemId = z.string().trim().min(1).max(256);
+const itemId = z.string().trim().min(1).max(LIMITS.maxIdLength);
 
 const selectorFields = { itemId: itemId.optional(), category: category.optional() };
 const oneTarget = (s: { itemId?: string; category?: string }) => (s.itemId === undefined) !== (s.category === undefined);
@@ -86,9 +87,8 @@ export interface RuleContext {
  * categories pass category exclusions but not a category filter.
  */
 export function applyRules(candidates: readonly Candidate[], rules: Rules, ctx: RuleContext): Candidate[] {
-  const known = new Map(candidates.map((c) => [c.itemId, c]));
   const allowed = candidates.filter((c) => isAllowed(c.itemId, c.categories, rules, ctx));
-  const pins = pinnedItems(rules, ctx, known);
+  const pins = pinnedItems(candidates, rules, ctx);
   const pinnedIds = new Set(pins.map((p) => p.item.itemId));
   // Only pins within the list take places from (and count against the cap of) the ranked items.
   const shownPins = pins.filter((p) => p.position <= ctx.limit).map((p) => p.item);
@@ -153,7 +153,10 @@ function capPerCategory(ranked: Candidate[], max: number, limit: number, already
  * The pinned items to show, by position. A pin passes the same filters as any item; one the scorer did not
  * produce has unknown categories, so it is left out when a category filter applies.
  */
-function pinnedItems(rules: Rules, ctx: RuleContext, known: ReadonlyMap<string, Candidate>): Array<{ position: number; item: Candidate }> {
+function pinnedItems(candidates: readonly Candidate[], rules: Rules, ctx: RuleContext): Array<{ position: number; item: Candidate }> {
+  if (rules.pins.length === 0) return [];
+  // Pins take their score and categories from the candidate of the same id, when the scorer produced one.
+  const known = new Map(candidates.map((c) => [c.itemId, c]));
   const seen = new Set<string>();
   return rules.pins
     .filter((p) => !seen.has(p.itemId) && seen.add(p.itemId) && isAllowed(p.itemId, known.get(p.itemId)?.categories ?? [], rules, ctx))

@@ -1,7 +1,7 @@
 import { ORDER_COMPLETED } from './commerce';
 import { RankedItem } from './model';
 import { ProfileState } from './profile';
-import { cartView } from './profile-view';
+import { cartItemIds, decayedAffinities } from './profile-view';
 import { Strategy } from './recommend-config';
 import { Candidate, RuleContext } from './rules';
 import { ScoringInput, ScoringWeights, scoreItems, topAffinityCategories } from './scoring';
@@ -25,12 +25,11 @@ export const PREFERRED_CATEGORIES = 3;
 
 export function signalsOf(profile: ProfileState | undefined, nowMs: number, affinityHalfLifeDays: number): PersonalSignals {
   if (!profile) return { recent: [], affinity: {}, purchased: new Set(), inCart: new Set() };
-  const decay = 2 ** ((profile.affinity.at - nowMs) / (affinityHalfLifeDays * 86_400_000));
   return {
     recent: profile.recent,
-    affinity: Object.fromEntries(Object.entries(profile.affinity.scores).map(([category, score]) => [category, score * decay])),
+    affinity: decayedAffinities(profile.affinity, nowMs, affinityHalfLifeDays),
     purchased: new Set(profile.recent.filter((r) => r.event === ORDER_COMPLETED).map((r) => r.itemId)),
-    inCart: new Set(cartView(profile.cart).items.map((i) => i.itemId)),
+    inCart: new Set(cartItemIds(profile.cart)),
   };
 }
 
@@ -58,11 +57,13 @@ function preferredCategories(signals: PersonalSignals, strategy: Strategy, categ
 /**
  * The built-in strategies' candidates, best first, from what the two reads returned: the hybrid scorer over the
  * signals the strategy allows, then (before any model exists) the newest catalog items, so the list is not empty.
+ * `preferredCategories` are the categories `listsToFetch` returned for the same signals, strategy and request.
  */
 export function builtInCandidates(args: {
   request: ServingRequest;
   signals: PersonalSignals;
   strategy: Strategy;
+  preferredCategories: readonly string[];
   weights: ScoringWeights;
   nowMs: number;
   neighbours: ReadonlyMap<string, readonly RankedItem[]>;
@@ -79,10 +80,11 @@ export function builtInCandidates(args: {
       ...(request.itemId !== undefined ? { contextItemId: request.itemId } : {}),
       neighbours: args.neighbours,
       popularity: args.popularity,
-      preferredCategories: preferredCategories(signals, strategy, request.category),
+      preferredCategories: args.preferredCategories,
     },
     args.weights,
   );
+  if (args.catalogFallback.length === 0) return candidates;
   const seen = new Set(candidates.map((c) => c.itemId));
   const catalog = args.catalogFallback.filter((i) => !seen.has(i.itemId)).map((i) => ({ ...i, reasons: ['new'] }));
   return [...candidates, ...catalog];

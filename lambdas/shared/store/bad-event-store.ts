@@ -1,6 +1,6 @@
-import { AttributeValue, BatchWriteItemCommand, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BAD_EVENTS_KEY, TTL_ATTRIBUTE } from '../env';
-import { retryUntilDone } from './retry';
+import { batchWriteAll } from './batch';
 
 /** A stream record the processor could not use, kept with the reason instead of being dropped. */
 export interface BadEvent {
@@ -21,8 +21,6 @@ export interface BadEventStore {
 /** Bad events are kept this long for inspection. */
 export const BAD_EVENT_RETENTION_DAYS = 30;
 const MAX_PAYLOAD_CHARS = 64 * 1024;
-/** DynamoDB's BatchWriteItem limit. */
-const BATCH_WRITE_LIMIT = 25;
 
 export class DynamoDbBadEventStore implements BadEventStore {
   constructor(
@@ -34,14 +32,11 @@ export class DynamoDbBadEventStore implements BadEventStore {
   async putAll(events: readonly BadEvent[]): Promise<void> {
     const detectedAt = this.now();
     const expiresAt = Math.floor(detectedAt / 1000) + BAD_EVENT_RETENTION_DAYS * 86_400;
-    for (let i = 0; i < events.length; i += BATCH_WRITE_LIMIT) {
-      let requests: WriteRequest[] = events.slice(i, i + BATCH_WRITE_LIMIT).map((e) => ({ PutRequest: { Item: toItem(e, detectedAt, expiresAt) } }));
-      await retryUntilDone(`BatchWriteItem on ${this.tableName}`, async () => {
-        const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = out.UnprocessedItems?.[this.tableName] ?? [];
-        return requests.length === 0;
-      });
-    }
+    await batchWriteAll(
+      this.client,
+      this.tableName,
+      events.map((e) => ({ PutRequest: { Item: toItem(e, detectedAt, expiresAt) } })),
+    );
   }
 }
 

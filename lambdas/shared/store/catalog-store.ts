@@ -1,18 +1,16 @@
 import {
   AttributeValue,
-  BatchWriteItemCommand,
   DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   ScanCommand,
   UpdateItemCommand,
-  WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { CatalogItem } from '../domain/catalog';
 import { RequestError } from '../domain/errors';
 import { ITEMS_KEY } from '../env';
 import { ITEM_KEYS } from './items-table';
-import { retryUntilDone } from './retry';
+import { batchWriteAll } from './batch';
 
 /**
  * The item catalog and the set of items that must not be recommended (unavailable, or deleted since the current
@@ -47,8 +45,6 @@ export interface CatalogStore {
 export const MAX_UNAVAILABLE_IDS = 10_000;
 
 const PK = ITEMS_KEY.partitionKey;
-/** DynamoDB's BatchWriteItem limit. */
-const BATCH_WRITE_LIMIT = 25;
 
 /**
  * The catalog in the items table (see `items-table.ts`): one row per item, `pk` = `item#<itemId>`, the item as JSON
@@ -130,15 +126,8 @@ export class DynamoDbCatalogStore implements CatalogStore {
     }
   }
 
-  private async writeRows(items: readonly CatalogItem[]): Promise<void> {
-    for (let i = 0; i < items.length; i += BATCH_WRITE_LIMIT) {
-      let requests: WriteRequest[] = items.slice(i, i + BATCH_WRITE_LIMIT).map((item) => ({ PutRequest: { Item: toRow(item) } }));
-      await retryUntilDone(`BatchWriteItem on ${this.tableName}`, async () => {
-        const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = out.UnprocessedItems?.[this.tableName] ?? [];
-        return requests.length === 0;
-      });
-    }
+  private writeRows(items: readonly CatalogItem[]): Promise<void> {
+    return batchWriteAll(this.client, this.tableName, items.map((item) => ({ PutRequest: { Item: toRow(item) } })));
   }
 }
 

@@ -1,17 +1,9 @@
-import {
-  AttributeValue,
-  BatchGetItemCommand,
-  BatchWriteItemCommand,
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  PutItemCommand,
-  WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import { AttributeValue, ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ITEMS_KEY, TTL_ATTRIBUTE } from '../env';
 import { RankedItem, TrainedModel } from '../domain/model';
 import { catalogPage } from './catalog-store';
 import { ITEM_KEYS } from './items-table';
-import { retryUntilDone } from './retry';
+import { batchGetAll, batchWriteAll } from './batch';
 
 /** What the pointer row carries besides the version: everything serving needs that is not per item or per category. */
 export interface ModelManifest {
@@ -45,8 +37,6 @@ export interface ModelStore {
 }
 
 const PK = ITEMS_KEY.partitionKey;
-const BATCH_GET_LIMIT = 100;
-const BATCH_WRITE_LIMIT = 25;
 /** Catalog items read for the no-model fallback. */
 const CATALOG_FALLBACK_ITEMS = 200;
 
@@ -68,6 +58,23 @@ export class DynamoDbModelStore implements ModelStore {
     const unavailable = new Set(rows.get(ITEM_KEYS.unavailable)?.ids?.SS ?? []);
     const manifest = pointer ? (JSON.parse(pointer.manifest.S as string) as ModelManifest) : undefined;
     return { ...(manifest ? { manifest } : {}), unavailable, catalogFallback: manifest ? [] : await this.newestCatalogItems() };
+  }
+
+  /**
+   * The serving model's version (undefined: no model yet), for a training run to switch from: one GetItem of the
+   * pointer's `version` only, read like `servingState` reads it but without the unavailable set or the catalog.
+   */
+  async currentVersion(): Promise<string | undefined> {
+    this.onRequest();
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { [PK]: { S: ITEM_KEYS.modelPointer } },
+        ProjectionExpression: '#version',
+        ExpressionAttributeNames: { '#version': 'version' },
+      }),
+    );
+    return out.Item?.version?.S;
   }
 
   async lists(version: string, itemIds: readonly string[], categories: readonly string[]): Promise<ModelLists> {
@@ -96,9 +103,7 @@ export class DynamoDbModelStore implements ModelStore {
     for (const [category, list] of model.popularity.byCategory) {
       rows.push({ [PK]: { S: ITEM_KEYS.popular(version, category) }, list: { S: encodeList(list) }, [TTL_ATTRIBUTE]: expiresAt });
     }
-    const chunks: WriteRequest[][] = [];
-    for (let i = 0; i < rows.length; i += BATCH_WRITE_LIMIT) chunks.push(rows.slice(i, i + BATCH_WRITE_LIMIT).map((Item) => ({ PutRequest: { Item } })));
-    await runWithConcurrency(chunks, 4, (chunk) => this.batchWrite(chunk));
+    await batchWriteAll(this.client, this.tableName, rows.map((Item) => ({ PutRequest: { Item } })), 4);
     return rows.length;
   }
 
@@ -128,33 +133,10 @@ export class DynamoDbModelStore implements ModelStore {
     }
   }
 
-  /** One round trip: BatchGetItem takes 100 keys, so larger reads go out as parallel chunks (each retried on its own). */
+  /** The rows of `keys` by key, in one round trip (see `batchGetAll`). */
   private async batchGet(keys: readonly string[]): Promise<Map<string, Record<string, AttributeValue>>> {
-    const found = new Map<string, Record<string, AttributeValue>>();
-    const chunks: string[][] = [];
-    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        let pending: Array<Record<string, AttributeValue>> = chunk.map((key) => ({ [PK]: { S: key } }));
-        await retryUntilDone(`BatchGetItem on ${this.tableName}`, async () => {
-          this.onRequest();
-          const out = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
-          for (const item of out.Responses?.[this.tableName] ?? []) found.set(item[PK].S as string, item);
-          pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-          return pending.length === 0;
-        });
-      }),
-    );
-    return found;
-  }
-
-  private async batchWrite(requests: WriteRequest[]): Promise<void> {
-    let pending = requests;
-    await retryUntilDone(`BatchWriteItem on ${this.tableName}`, async () => {
-      const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }));
-      pending = out.UnprocessedItems?.[this.tableName] ?? [];
-      return pending.length === 0;
-    });
+    const items = await batchGetAll(this.client, this.tableName, keys.map((key) => ({ [PK]: { S: key } })), { onRequest: this.onRequest });
+    return new Map(items.map((item) => [item[PK].S as string, item]));
   }
 
   /** One page of catalog items, newest first: the recommendations of a platform that has a catalog but no model yet. */
@@ -212,10 +194,3 @@ function decodeList(json: string): RankedItem[] {
   return (JSON.parse(json) as Array<[string, number, string[]?]>).map(([itemId, score, categories]) => ({ itemId, score, categories: categories ?? [] }));
 }
 
-async function runWithConcurrency<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await task(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}

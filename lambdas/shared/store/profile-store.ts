@@ -1,6 +1,5 @@
 import {
   AttributeValue,
-  BatchGetItemCommand,
   ConditionalCheckFailedException,
   DynamoDBClient,
   GetItemCommand,
@@ -8,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { PROFILES_KEY, TTL_ATTRIBUTE } from '../env';
 import { ProfileRecord } from '../domain/profile-record';
-import { retryUntilDone } from './retry';
+import { batchGetAll } from './batch';
 
 /** Where profiles live. Reads return expired records too: callers decide with `isExpired`. */
 export interface ProfileStore {
@@ -23,8 +22,6 @@ export interface ProfileStore {
 }
 
 const PK = PROFILES_KEY.partitionKey;
-/** DynamoDB's BatchGetItem limit. */
-const BATCH_GET_LIMIT = 100;
 
 /**
  * Profiles in DynamoDB, one item each: `pk`, the state as JSON in `profile` (JSON keeps any trait value
@@ -38,19 +35,8 @@ export class DynamoDbProfileStore implements ProfileStore {
   ) {}
 
   async getMany(profileIds: readonly string[]): Promise<Map<string, ProfileRecord>> {
-    const found = new Map<string, ProfileRecord>();
-    for (let i = 0; i < profileIds.length; i += BATCH_GET_LIMIT) {
-      let keys: Record<string, AttributeValue>[] = profileIds.slice(i, i + BATCH_GET_LIMIT).map((id) => ({ [PK]: { S: id } }));
-      await retryUntilDone(`BatchGetItem on ${this.tableName}`, async () => {
-        const out = await this.client.send(
-          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        for (const item of out.Responses?.[this.tableName] ?? []) found.set(item[PK].S as string, fromItem(item));
-        keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-        return keys.length === 0;
-      });
-    }
-    return found;
+    const items = await batchGetAll(this.client, this.tableName, profileIds.map((id) => ({ [PK]: { S: id } })), { consistentRead: true });
+    return new Map(items.map((item) => [item[PK].S as string, fromItem(item)]));
   }
 
   async get(profileId: string): Promise<ProfileRecord | undefined> {
