@@ -15,6 +15,9 @@
  * Options (environment): BENCH_EVENTS (default 10000), BENCH_USERS (10000), BENCH_ZIPF (1.0),
  * BENCH_FLUSH (mean events per client flush, 10), BENCH_BATCH (500).
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { AttributeValue, DeleteTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Context, KinesisStreamRecord } from 'aws-lambda';
@@ -24,6 +27,8 @@ import { DEFAULT_PROFILE_SETTINGS } from '../lambdas/shared/domain/settings';
 import { ENV, PROFILES_KEY } from '../lambdas/shared/env';
 import { DynamoDbProfileStore } from '../lambdas/shared/store/profile-store';
 import { DEFAULT_CONFIG } from '../lib/config';
+import { listen } from '../local/emulators';
+import { firehoseStub } from '../local/firehose';
 import { createPkTable } from '../test/support/dynalite';
 import { generateStream, StreamSpec, toKinesisRecords } from './stream';
 import { startEmulator } from './support';
@@ -31,7 +36,7 @@ import { startEmulator } from './support';
 const SHARD_RECORDS_PER_SECOND = 1000;
 const COALESCED_TABLE = 'bench-coalesced';
 const BASELINE_TABLE = 'bench-baseline';
-const BAD_EVENTS_TABLE = 'bench-bad-events';
+const BAD_EVENTS_DELIVERY_STREAM = 'bench-bad-events';
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 
 interface RunResult {
@@ -59,6 +64,10 @@ async function main(): Promise<void> {
   // The emulator and its write counter, in a process of their own (DynamoDB does not run on the function's CPU).
   const emulator = await startEmulator();
   const { endpoint, dynamodb, writeCount } = emulator;
+  // Bad events (the generated stream has none) would go to the local Firehose, into a throwaway lake.
+  const badEventsLake = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lake-'));
+  const firehose = firehoseStub([{ logicalId: 'BadEvents', name: BAD_EVENTS_DELIVERY_STREAM, arn: BAD_EVENTS_DELIVERY_STREAM, type: 'DirectPut', prefix: 'bad-events/' }], badEventsLake);
+  const firehoseEndpoint = await listen(firehose);
 
   // The processor handler reads its configuration from the environment, as in Lambda.
   Object.assign(process.env, {
@@ -66,8 +75,9 @@ async function main(): Promise<void> {
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
     AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_ENDPOINT_URL_FIREHOSE: firehoseEndpoint,
     [ENV.profilesTable]: COALESCED_TABLE,
-    [ENV.badEventsTable]: BAD_EVENTS_TABLE,
+    [ENV.badEventsDeliveryStream]: BAD_EVENTS_DELIVERY_STREAM,
     POWERTOOLS_SERVICE_NAME: 'bench',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',
@@ -87,7 +97,7 @@ async function main(): Promise<void> {
     const batches = chunk(records, batchSize);
     const distinct = batches.reduce((sum, b) => sum + new Set(b.map((r) => r.kinesis.partitionKey)).size, 0) / batches.length;
 
-    for (const table of [COALESCED_TABLE, BASELINE_TABLE, BAD_EVENTS_TABLE]) await recreateTable(dynamodb, table);
+    for (const table of [COALESCED_TABLE, BASELINE_TABLE]) await recreateTable(dynamodb, table);
 
     const coalesced = await timed(writeCount, dynamodb, COALESCED_TABLE, records.length, async () => {
       for (const batch of batches) {
@@ -126,6 +136,8 @@ async function main(): Promise<void> {
   }
 
   emulator.close();
+  firehose.close();
+  fs.rmSync(badEventsLake, { recursive: true, force: true });
   const h = headline as NonNullable<typeof headline>;
   console.log(`\nevents_per_s=${h.eventsPerSecond.toFixed(0)} writes_per_event=${h.writesPerEvent.toFixed(3)} baseline_writes_per_event=${h.baselineWritesPerEvent.toFixed(3)}`);
   process.exit();

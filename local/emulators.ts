@@ -4,21 +4,30 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
+import { firehoseStub } from './firehose';
+import type { LocalDeliveryStream } from './template-model';
 
 /**
  * The AWS services the functions use, emulated in-process on loopback: DynamoDB (dynalite) and Kinesis
  * (kinesalite) speak the real wire protocols and persist under `dataDir`; Secrets Manager is a minimal
- * GetSecretValue endpoint serving the local credentials.
+ * GetSecretValue endpoint serving the local credentials; Firehose is a minimal PutRecordBatch/PutRecord endpoint
+ * writing the Direct PUT delivery streams into the local lake (see `firehose.ts`).
  */
 export interface Emulators {
-  endpoints: { dynamodb: string; kinesis: string; secretsManager: string };
+  endpoints: { dynamodb: string; kinesis: string; secretsManager: string; firehose: string };
   close(): Promise<void>;
 }
 
 /** Secret values by id (name or ARN). */
 export type SecretValues = Map<string, string>;
 
-export async function startEmulators(dataDir: string, secrets: SecretValues): Promise<Emulators> {
+/** What the local Firehose serves: the template's delivery streams, written under `lakeDir`. */
+export interface FirehoseOptions {
+  deliveryStreams: readonly LocalDeliveryStream[];
+  lakeDir: string;
+}
+
+export async function startEmulators(dataDir: string, secrets: SecretValues, firehose: FirehoseOptions): Promise<Emulators> {
   const dynamoDir = path.join(dataDir, 'dynamodb');
   const kinesisDir = path.join(dataDir, 'kinesis');
   fs.mkdirSync(dynamoDir, { recursive: true });
@@ -28,10 +37,11 @@ export async function startEmulators(dataDir: string, secrets: SecretValues): Pr
     dynalite({ path: dynamoDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }),
     kinesalite({ path: kinesisDir, createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 }),
     secretsManagerStub(secrets),
+    firehoseStub(firehose.deliveryStreams, firehose.lakeDir),
   ];
-  const [dynamodb, kinesis, secretsManager] = await Promise.all(servers.map((server) => listen(server)));
+  const [dynamodb, kinesis, secretsManager, firehoseUrl] = await Promise.all(servers.map((server) => listen(server)));
   return {
-    endpoints: { dynamodb, kinesis, secretsManager },
+    endpoints: { dynamodb, kinesis, secretsManager, firehose: firehoseUrl },
     close: async () => {
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },

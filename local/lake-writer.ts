@@ -8,13 +8,18 @@ import { describeIssues, parseIsoTimestamp, StreamEvent, StreamEventSchema } fro
 import { isPlainObject } from '../lambdas/shared/domain/json';
 import { CheckpointStore, KinesisEventSource } from './kinesis-event-source';
 import type { InvokeOutcome } from './lambda-host';
-import { LOCAL_ACCOUNT, LOCAL_REGION, LocalEventSourceMapping, LocalStream } from './template-model';
+import type { LocalDeliveryStream, LocalEventSourceMapping, LocalStream } from './template-model';
 
 /**
  * The local event lake: what Kinesis Data Firehose delivers to S3 in AWS, as files under `<dataDir>/lake/`.
  *
  *   events/dt=YYYY-MM-DD/hour=HH/events-<yyyyMMddHHmmss>-<shardId>-<firstSequenceNumber>.json.gz
  *   errors/dt=YYYY-MM-DD/hour=HH/errors-<…same…>.json.gz
+ *
+ * One writer runs per delivery stream of the template that reads a Kinesis stream (the events delivery stream,
+ * whose S3 prefix is `events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`). Records reach the stream as the
+ * event's JSON and a newline, which Firehose concatenates as they are; locally each record is parsed and written
+ * back as one line, the same bytes for a stream event.
  *
  * `events/` holds every stream event as the ingest function wrote it, one JSON object per line, gzip-compressed,
  * partitioned by the event's `receivedAt` (UTC): Hive-style partitions, which Athena (partition projection) and
@@ -29,9 +34,12 @@ export const LAKE_EVENTS_PREFIX = 'events';
 export const LAKE_ERRORS_PREFIX = 'errors';
 
 export interface LakeWriterOptions {
+  /** The delivery stream (Kinesis as source) this writer stands in for. */
+  deliveryStream: LocalDeliveryStream;
+  /** Its source stream. */
   stream: LocalStream;
   kinesis: KinesisClient;
-  /** Shared with the event source mappings; the writer keeps its own position under `LakeWriter/<stream id>`. */
+  /** Shared with the event source mappings; the writer keeps its own position under `LakeWriter/<delivery stream id>`. */
   checkpoints: CheckpointStore;
   /** `<dataDir>/lake`. */
   lakeDir: string;
@@ -60,7 +68,7 @@ export interface LakeWriterOptions {
  */
 export function createLakeWriter(options: LakeWriterOptions): KinesisEventSource {
   const mapping: LocalEventSourceMapping = {
-    logicalId: `LakeWriter/${options.stream.logicalId}`,
+    logicalId: `LakeWriter/${options.deliveryStream.logicalId}`,
     functionId: 'LakeWriter',
     streamId: options.stream.logicalId,
     batchSize: options.bufferRecords ?? 500,
@@ -77,7 +85,7 @@ export function createLakeWriter(options: LakeWriterOptions): KinesisEventSource
     kinesis: options.kinesis,
     invoke: (event) => writeLakeBatch(options.lakeDir, event),
     checkpoints: options.checkpoints,
-    functionArn: `arn:aws:firehose:${LOCAL_REGION}:${LOCAL_ACCOUNT}:deliverystream/local-lake`,
+    functionArn: options.deliveryStream.arn,
     pollIntervalMs: options.pollIntervalMs,
     retryBaseDelayMs: options.retryBaseDelayMs,
     drainOnStop: true,
@@ -171,17 +179,22 @@ function partitionOf(ms: number): string {
 }
 
 /** `yyyyMMddHHmmss` in UTC: sorts as the time does. */
-function compactUtc(ms: number): string {
+export function compactUtc(ms: number): string {
   const d = new Date(ms);
   return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
 }
 
 const gzip = promisify(zlib.gzip);
 
-/** Writes `lines` as a gzip object: to a temporary file, flushed to disk, then renamed into place. */
-async function writeAtomically(file: string, lines: string[]): Promise<void> {
+/** Writes `lines` as a gzip object, each line newline-terminated (see `writeGzipAtomically`). */
+function writeAtomically(file: string, lines: string[]): Promise<void> {
+  return writeGzipAtomically(file, Buffer.from(`${lines.join('\n')}\n`));
+}
+
+/** Writes `data` gzip-compressed as `file`: to a temporary file, flushed to disk, then renamed into place. */
+export async function writeGzipAtomically(file: string, data: Buffer): Promise<void> {
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  const body = await gzip(Buffer.from(`${lines.join('\n')}\n`));
+  const body = await gzip(data);
   const tmp = `${file}.tmp`;
   const handle = await fs.promises.open(tmp, 'w');
   try {

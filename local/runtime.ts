@@ -6,7 +6,7 @@ import { createApiServer } from './api-gateway';
 import { localDynamoDb, localKinesis } from './clients';
 import { Emulators, listen, startEmulators } from './emulators';
 import { CheckpointStore, KinesisEventSource, OnFailureRecord } from './kinesis-event-source';
-import { createLakeWriter } from './lake-writer';
+import { createLakeWriter, LAKE_EVENTS_PREFIX } from './lake-writer';
 import { LambdaHost } from './lambda-host';
 import { provision } from './provision';
 import { synthesizeForLocal } from './synth';
@@ -51,7 +51,10 @@ export interface LocalRuntime {
   ttl: TtlSweeper;
   /** On-failure destinations: one JSON-lines file per queue of the template. */
   failureFile(queueLogicalId: string): string;
-  /** The local event lake (`<dataDir>/lake`): every event of the stream, as Firehose delivers it to S3 (see `readLakeEvents`). */
+  /**
+   * The local lake (`<dataDir>/lake`), as Firehose delivers it to S3: every event of the stream under `events/`
+   * (see `readLakeEvents`), rejected events under `bad-events/` (the bad-events delivery stream's prefix).
+   */
   lakeDir: string;
   stop(): Promise<void>;
 }
@@ -62,10 +65,10 @@ function credentialsByEnv(options: LocalRuntimeOptions): Record<string, string> 
 }
 
 /**
- * Runs the synthesized stack on this machine: emulators for DynamoDB, Kinesis and Secrets Manager, the
- * functions' Lambda bundles in worker threads, the API on loopback, one poller per event source mapping,
- * a lake writer per stream (Firehose to S3, as local files) and a TTL sweeper. Handlers reach the emulators
- * through `AWS_ENDPOINT_URL_*` only.
+ * Runs the synthesized stack on this machine: emulators for DynamoDB, Kinesis, Secrets Manager and Firehose
+ * (Direct PUT delivery streams), the functions' Lambda bundles in worker threads, the API on loopback, one poller
+ * per event source mapping, a lake writer per delivery stream reading a Kinesis stream (Firehose to S3, as local
+ * files) and a TTL sweeper. Handlers reach the emulators through `AWS_ENDPOINT_URL_*` only.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((message: string) => console.error(message));
@@ -81,7 +84,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     cleanups.length = 0;
   };
   try {
-    const emulators = await startEmulators(options.dataDir, secretValues);
+    const lakeDir = lakeDirOf(options.dataDir);
+    const emulators = await startEmulators(options.dataDir, secretValues, { deliveryStreams: model.deliveryStreams, lakeDir });
     cleanups.push(() => emulators.close());
     const dynamodb = localDynamoDb(emulators.endpoints.dynamodb);
     const kinesis = localKinesis(emulators.endpoints.kinesis);
@@ -100,6 +104,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       AWS_ENDPOINT_URL_DYNAMODB: emulators.endpoints.dynamodb,
       AWS_ENDPOINT_URL_KINESIS: emulators.endpoints.kinesis,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: emulators.endpoints.secretsManager,
+      AWS_ENDPOINT_URL_FIREHOSE: emulators.endpoints.firehose,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'INFO',
       POWERTOOLS_TRACE_ENABLED: 'false',
@@ -127,10 +132,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       cleanups.push(() => source.stop());
     }
 
-    const lakeDir = lakeDirOf(options.dataDir);
-    for (const stream of model.streams) {
+    // Firehose reading the stream into the lake: one writer per delivery stream with a Kinesis source.
+    for (const deliveryStream of model.deliveryStreams.filter((d) => d.type === 'KinesisStreamAsSource')) {
+      if (!deliveryStream.prefix.startsWith(`${LAKE_EVENTS_PREFIX}/`)) {
+        log(`Delivery stream ${deliveryStream.name} has the prefix "${deliveryStream.prefix}"; the local lake writes it under ${LAKE_EVENTS_PREFIX}/ regardless`);
+      }
       const lake = createLakeWriter({
-        stream,
+        deliveryStream,
+        stream: model.streams.find((s) => s.logicalId === deliveryStream.sourceStreamId) as LocalModel['streams'][number],
         kinesis,
         checkpoints,
         lakeDir,

@@ -2,8 +2,8 @@ import * as path from 'node:path';
 
 /**
  * The local runtime's view of the synthesized CloudFormation template. Everything the local runtime
- * creates or runs is read from here (tables, streams, secrets, functions with their environment, event
- * source mappings, API routes), so local and deployed can only differ where an emulator does.
+ * creates or runs is read from here (tables, streams, Firehose delivery streams, secrets, functions with their
+ * environment, event source mappings, API routes), so local and deployed can only differ where an emulator does.
  */
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -21,6 +21,20 @@ export interface LocalStream {
   name: string;
   arn: string;
   retentionHours: number;
+}
+
+/** A Kinesis Data Firehose delivery stream to the S3 lake (emulated as files under the local lake directory). */
+export interface LocalDeliveryStream {
+  logicalId: string;
+  name: string;
+  arn: string;
+  /** `KinesisStreamAsSource`: reads a stream of the template; `DirectPut`: written through PutRecord(Batch). */
+  type: 'KinesisStreamAsSource' | 'DirectPut';
+  /** Logical id of the source stream (`KinesisStreamAsSource` only). */
+  sourceStreamId?: string;
+  /** The S3 destination's key prefix, with its `!{timestamp:…}` expressions unexpanded ('' when none). */
+  prefix: string;
+  errorOutputPrefix?: string;
 }
 
 export interface LocalSecret {
@@ -78,12 +92,20 @@ export interface LocalApi {
 export interface LocalModel {
   tables: LocalTable[];
   streams: LocalStream[];
+  deliveryStreams: LocalDeliveryStream[];
   secrets: LocalSecret[];
   queues: Array<{ logicalId: string; name: string }>;
   functions: LocalFunction[];
   mappings: LocalEventSourceMapping[];
   api?: LocalApi;
 }
+
+/** Resource types that are named (for `Ref`) but not emulated, and the property holding the name, if set. */
+const NAMED_ONLY: Record<string, (properties: Json) => string | undefined> = {
+  'AWS::Athena::WorkGroup': (p) => p.Name,
+  'AWS::Glue::Database': (p) => p.DatabaseInput?.Name,
+  'AWS::S3::Bucket': (p) => p.BucketName,
+};
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
@@ -125,6 +147,20 @@ export function modelFromTemplate(template: Json, assemblyDir: string): LocalMod
   for (const s of secrets) {
     refs.set(s.logicalId, s.arn); // CloudFormation's Ref of a secret is its ARN
     arns.set(s.logicalId, s.arn);
+  }
+  // Resources the functions may name but the local runtime does not emulate (the training function's Athena
+  // workgroup and Glue database, buckets): Ref resolves to their name, as in CloudFormation.
+  for (const [type, nameOf] of Object.entries(NAMED_ONLY)) {
+    for (const [id, r] of ofType(type)) {
+      const name = nameOf(r.Properties ?? {}) ?? localName(id);
+      refs.set(id, type === 'AWS::S3::Bucket' ? name.toLowerCase() : name);
+      if (type === 'AWS::S3::Bucket') arns.set(id, `arn:aws:s3:::${refs.get(id)}`);
+    }
+  }
+  const deliveryStreams = ofType('AWS::KinesisFirehose::DeliveryStream').map(([id, r]) => deliveryStreamOf(id, r.Properties ?? {}, r.Properties?.DeliveryStreamName ?? localName(id), streams, arns));
+  for (const d of deliveryStreams) {
+    refs.set(d.logicalId, d.name); // Ref of a delivery stream is its name, as for tables and streams
+    arns.set(d.logicalId, d.arn);
   }
   const resolve = (value: unknown, where: string): string => {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -169,7 +205,42 @@ export function modelFromTemplate(template: Json, assemblyDir: string): LocalMod
     };
   });
 
-  return { tables, streams, secrets, queues, functions, mappings, api: apiFromResources(resources) };
+  return { tables, streams, deliveryStreams, secrets, queues, functions, mappings, api: apiFromResources(resources) };
+}
+
+/**
+ * A delivery stream (AWS::KinesisFirehose::DeliveryStream): its source (a Kinesis stream of the template, or
+ * Direct PUT when `DeliveryStreamType` is absent, as in CloudFormation) and its S3 destination's prefixes, from
+ * `ExtendedS3DestinationConfiguration` (or the older `S3DestinationConfiguration`). Other destinations are not
+ * emulated.
+ */
+function deliveryStreamOf(id: string, p: Json, name: string, streams: LocalStream[], arns: Map<string, string>): LocalDeliveryStream {
+  const type = p.DeliveryStreamType ?? 'DirectPut';
+  if (type !== 'DirectPut' && type !== 'KinesisStreamAsSource') throw new Error(`Delivery stream ${id}: the local runtime emulates DirectPut and KinesisStreamAsSource, not ${type}`);
+  const destination = p.ExtendedS3DestinationConfiguration ?? p.S3DestinationConfiguration;
+  if (!destination) throw new Error(`Delivery stream ${id}: only S3 destinations are emulated`);
+  const text = (value: unknown, what: string): string | undefined => {
+    if (value === undefined || typeof value === 'string') return value;
+    throw new Error(`Delivery stream ${id}: the local runtime needs ${what} as a plain string, not ${JSON.stringify(value)}`);
+  };
+  const errorOutputPrefix = text(destination.ErrorOutputPrefix, 'ErrorOutputPrefix');
+  const stream: Omit<LocalDeliveryStream, 'sourceStreamId'> = {
+    logicalId: id,
+    name,
+    arn: `arn:aws:firehose:${LOCAL_REGION}:${LOCAL_ACCOUNT}:deliverystream/${name}`,
+    type,
+    prefix: text(destination.Prefix, 'Prefix') ?? '',
+    ...(errorOutputPrefix !== undefined ? { errorOutputPrefix } : {}),
+  };
+  if (type === 'DirectPut') return stream;
+
+  // The source stream's ARN: `Fn::GetAtt [stream, Arn]` as CDK writes it, or the ARN itself.
+  const source = p.KinesisStreamSourceConfiguration?.KinesisStreamARN;
+  const getAtt = source?.['Fn::GetAtt'];
+  const sourceArn = getAtt?.[1] === 'Arn' ? arns.get(getAtt[0]) : source;
+  const sourceStream = streams.find((s) => s.arn === sourceArn);
+  if (!sourceStream) throw new Error(`Delivery stream ${id}: its source ${JSON.stringify(source)} is not a Kinesis stream of this template`);
+  return { ...stream, sourceStreamId: sourceStream.logicalId };
 }
 
 function apiFromResources(resources: Record<string, Json>): LocalApi | undefined {

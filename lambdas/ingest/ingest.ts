@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -6,11 +7,14 @@ import { RequestError } from '../shared/domain/errors';
 import { ingestMessages, IngestRoute, ROUTES, sourceIdOf } from '../shared/domain/ingestion';
 import { isPlainObject } from '../shared/domain/json';
 import { basicAuthUser, checkContentType, errorResponse, header, jsonResponse, parseJson, readBody } from '../shared/http';
+import type { BadEvent, BadEventStore } from '../shared/store/bad-event-store';
 import type { EventStream } from '../shared/store/event-stream';
 import type { KeyStore } from '../shared/store/key-store';
 
 export interface IngestDeps {
   stream: EventStream;
+  /** Where events rejected inside an authenticated request are kept (the lake's `bad-events/`). */
+  badEvents: BadEventStore;
   writeKeys: KeyStore;
   now: () => number;
   logger: Logger;
@@ -28,27 +32,44 @@ const CORS = { 'Access-Control-Allow-Origin': '*' };
  * Answers 200 only once every accepted event is durably in the stream. A batch with invalid events gets a
  * 400 that lists each rejected event's index and reason; the valid events of that batch *are* accepted and
  * written, and the response says how many (`accepted`), so a client must not resend them.
+ *
+ * What an authenticated request had rejected (its invalid events, or its whole body when that is not JSON or not
+ * a valid request) is recorded in the bad-events store with the reason and the source, before the 400 is sent;
+ * a request that is not authenticated never is. Recording is best effort: if it fails the response is the same.
  */
 export async function handleIngest(event: APIGatewayProxyEvent, deps: IngestDeps): Promise<APIGatewayProxyResult> {
+  const request: RequestInfo = { id: event.requestContext?.requestId ?? randomUUID(), receivedAt: deps.now() };
   try {
     const route = ROUTES[event.resource.split('/').pop() ?? ''];
     if (!route) throw new RequestError(404, `No ingestion route ${event.resource}`);
 
     const headerKey = basicAuthUser(header(event, 'authorization'));
-    if (headerKey !== undefined) await authenticate(headerKey, deps);
+    if (headerKey !== undefined) {
+      await authenticate(headerKey, deps);
+      request.sourceId = sourceIdOf(headerKey);
+    }
     checkContentType(event, ACCEPTED_MEDIA_TYPES, 'application/json (or text/plain holding JSON)');
-    const body = parseJson(readBody(event, LIMITS.maxBatchBytes));
+    request.body = readBody(event, LIMITS.maxBatchBytes);
+    const body = parseJson(request.body);
     const writeKey = headerKey ?? (isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : undefined);
     if (writeKey === undefined) {
       throw new RequestError(401, 'Missing write key: send HTTP Basic authentication with the write key as the user name');
     }
-    if (headerKey === undefined) await authenticate(writeKey, deps);
+    if (headerKey === undefined) {
+      await authenticate(writeKey, deps);
+      request.sourceId = sourceIdOf(writeKey);
+    }
 
-    return await accept(route, body, sourceIdOf(writeKey), deps);
+    return await accept(route, body, request as AuthenticatedRequest, deps);
   } catch (error) {
     if (error instanceof RequestError) {
       deps.metrics.addMetric('RequestsRejected', MetricUnit.Count, 1);
       deps.logger.info('Request rejected', { status: error.status, reason: error.message });
+      // A body that was read after authentication but is not a valid request (not JSON, not an object, no batch):
+      // kept whole. Other refusals (size, media type, encoding) have no body worth keeping.
+      if (error.status === 400 && request.sourceId !== undefined && request.body !== undefined) {
+        await record([{ ...badEventOf(request as AuthenticatedRequest, request.id, error.message), payload: redactWriteKeys(request.body) }], deps);
+      }
       return errorResponse(error, 'ingest', CORS);
     }
     deps.logger.error('Ingestion failed', error as Error);
@@ -56,12 +77,24 @@ export async function handleIngest(event: APIGatewayProxyEvent, deps: IngestDeps
   }
 }
 
-async function accept(route: IngestRoute, body: unknown, sourceId: string, deps: IngestDeps): Promise<APIGatewayProxyResult> {
-  const { accepted, rejected } = ingestMessages(route, body, { receivedAt: deps.now(), sourceId });
+/** What is known about the request being handled; `sourceId` is set once it is authenticated. */
+interface RequestInfo {
+  /** API Gateway's request id. */
+  id: string;
+  receivedAt: number;
+  sourceId?: string;
+  /** The body as text, once read. */
+  body?: string;
+}
+type AuthenticatedRequest = RequestInfo & { sourceId: string };
+
+async function accept(route: IngestRoute, body: unknown, request: AuthenticatedRequest, deps: IngestDeps): Promise<APIGatewayProxyResult> {
+  const { accepted, rejected, rejectedMessages } = ingestMessages(route, body, { receivedAt: request.receivedAt, sourceId: request.sourceId });
 
   if (accepted.length > 0) {
     const { failed, lastError } = await deps.stream.put(accepted);
     if (failed.length > 0) {
+      // Not recorded as bad events yet: the client resends the whole request, and they are rejected (and recorded) then.
       deps.metrics.addMetric('EventsNotWritten', MetricUnit.Count, failed.length);
       deps.logger.error('Events could not be written to the stream', { failed: failed.length, of: accepted.length, lastError });
       return jsonResponse(
@@ -76,6 +109,10 @@ async function accept(route: IngestRoute, body: unknown, sourceId: string, deps:
 
   deps.metrics.addMetric('EventsRejected', MetricUnit.Count, rejected.length);
   deps.logger.info('Events rejected', { accepted: accepted.length, rejected });
+  await record(
+    rejected.map((r, i) => ({ ...badEventOf(request, `${request.id}/${r.index}`, r.reason), payload: redactWriteKeys(payloadOf(rejectedMessages[i])) })),
+    deps,
+  );
   const message =
     accepted.length === 0
       ? route === 'batch'
@@ -83,6 +120,35 @@ async function accept(route: IngestRoute, body: unknown, sourceId: string, deps:
         : rejected[0].reason
       : `${rejected.length} of ${rejected.length + accepted.length} events were rejected; the other ${accepted.length} were accepted and must not be resent`;
   return jsonResponse(400, { success: false, message, accepted: accepted.length, rejected }, CORS);
+}
+
+/** A rejected event of `request`, without its payload. */
+function badEventOf(request: AuthenticatedRequest, id: string, reason: string): Omit<BadEvent, 'payload'> {
+  return { id: `ingest/${id}`, source: 'ingest', reason, sourceId: request.sourceId, arrivedAt: request.receivedAt };
+}
+
+/** Stores rejected events; a failure is logged and counted, never passed on (the client's answer does not depend on it). */
+async function record(events: BadEvent[], deps: IngestDeps): Promise<void> {
+  try {
+    await deps.badEvents.putAll(events);
+  } catch (error) {
+    deps.metrics.addMetric('BadEventsNotRecorded', MetricUnit.Count, events.length);
+    deps.logger.error('Rejected events could not be recorded', { count: events.length, error: error as Error });
+  }
+}
+
+/** A rejected message as JSON; one too deeply nested to serialize is described instead. */
+function payloadOf(message: unknown): string {
+  try {
+    return JSON.stringify(message) ?? String(message);
+  } catch {
+    return '(not serializable: nested too deeply)';
+  }
+}
+
+/** A body as text, with any `"writeKey": "…"` member's value removed (a credential is never stored). */
+function redactWriteKeys(text: string): string {
+  return text.replace(/("writeKey"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"[redacted]"');
 }
 
 async function authenticate(writeKey: string, deps: IngestDeps): Promise<void> {

@@ -23,7 +23,7 @@ export interface ForwardDeps {
  * - It is a separate consumer (its own event source mapping, position in each shard, retries and failure
  *   queue): while Personalize is down or throttling, only this consumer falls behind, never the profiles.
  * - A record that does not decode is skipped with a warning, not failed: the profile processor reads the same
- *   record and quarantines it in the bad-events table, and no retry here could make it decode.
+ *   record and sends it to the lake's bad events, and no retry here could make it decode.
  * - A call that still fails after the SDK's bounded retries (throttling included) fails every record it
  *   carried. Lambda then retries the shard from the earliest failed record; records after it are sent again,
  *   which is harmless because event ids are deterministic (Personalize trains on the first event of an id).

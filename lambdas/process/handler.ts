@@ -1,10 +1,10 @@
 import { processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { dynamoDbClient } from '../shared/clients';
+import { dynamoDbClient, firehoseClient } from '../shared/clients';
 import { profileSettingsFromEnv } from '../shared/domain/settings';
 import { ENV, requireEnv } from '../shared/env';
 import { createInstrumentation, instrumented } from '../shared/instrumentation';
-import { DynamoDbBadEventStore } from '../shared/store/bad-event-store';
+import { FirehoseBadEventStore } from '../shared/store/bad-event-store';
 import { DynamoDbProfileStore } from '../shared/store/profile-store';
 import { CoalescingKinesisProcessor } from './coalescing-processor';
 import { processRecords } from './process-records';
@@ -13,7 +13,7 @@ const tools = createInstrumentation();
 const dynamodb = tools.tracer.captureAWSv3Client(dynamoDbClient());
 const deps = {
   profiles: new DynamoDbProfileStore(dynamodb, requireEnv(ENV.profilesTable)),
-  badEvents: new DynamoDbBadEventStore(dynamodb, requireEnv(ENV.badEventsTable)),
+  badEvents: new FirehoseBadEventStore(tools.tracer.captureAWSv3Client(firehoseClient()), requireEnv(ENV.badEventsDeliveryStream)),
   settings: profileSettingsFromEnv(),
   now: Date.now,
   logger: tools.logger,

@@ -14,7 +14,7 @@ export interface ProcessDeps extends UpdateDeps {
 }
 
 /**
- * One batch of stream records: invalid records go to the bad-events store, valid ones update their profiles
+ * One batch of stream records: invalid records go to the bad-events store (the lake's `bad-events/`), valid ones update their profiles
  * (one write per profile). Returns the records to retry: those of profiles that could not be written, and
  * bad records if the bad-events store could not take them.
  */

@@ -6,7 +6,8 @@ import { BadEvent } from '../shared/store/bad-event-store';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Decodes and validates one stream record with the same schema the ingest function wrote it with.
+ * Decodes and validates one stream record with the same schema the ingest function wrote it with (the data is
+ * the event's JSON and a newline, which `JSON.parse` ignores).
  * A record that fails (written by something other than the ingest function, or by an older version of it)
  * becomes a bad event with its reason; it is never silently dropped.
  */
@@ -15,6 +16,7 @@ export function decodeRecord(record: KinesisStreamRecord): { event: StreamEvent 
   const bad = (reason: string, payload: string): { bad: BadEvent } => ({
     bad: {
       id: `${record.eventID.split(':')[0]}/${kinesis.sequenceNumber}`,
+      source: 'processor',
       reason,
       payload,
       partitionKey: kinesis.partitionKey,

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { PersonalizeEventsClient } from '@aws-sdk/client-personalize-events';
 import { PersonalizeRuntimeClient } from '@aws-sdk/client-personalize-runtime';
@@ -18,6 +19,12 @@ export const dynamoDbClient = () => new DynamoDBClient({ maxAttempts: 5 });
  * and which kinesalite does not speak.
  */
 export const kinesisClient = () => new KinesisClient({ requestHandler: new NodeHttpHandler() });
+
+/**
+ * Firehose PutRecordBatch (bad events): the SDK's standard retries for whole calls; records a call reports as
+ * failed are retried by `FirehoseBadEventStore`.
+ */
+export const firehoseClient = () => new FirehoseClient({});
 
 export const secretsManagerClient = () => new SecretsManagerClient({});
 

@@ -6,7 +6,8 @@
 /** Environment variables the functions read. `lib/` sets exactly these. */
 export const ENV = {
   profilesTable: 'PROFILES_TABLE_NAME',
-  badEventsTable: 'BAD_EVENTS_TABLE_NAME',
+  /** Firehose delivery stream (Direct PUT) that lands rejected events in the lake's `bad-events/` table. */
+  badEventsDeliveryStream: 'BAD_EVENTS_DELIVERY_STREAM',
   eventStream: 'EVENT_STREAM_NAME',
   itemsTable: 'ITEMS_TABLE_NAME',
   writeKeySecret: 'WRITE_KEY_SECRET_ID',
@@ -21,12 +22,18 @@ export const ENV = {
   personalizeTrackingId: 'PERSONALIZE_TRACKING_ID',
   personalizeCampaignArn: 'PERSONALIZE_CAMPAIGN_ARN',
   personalizeTimeoutMs: 'PERSONALIZE_TIMEOUT_MS',
+  /** Athena workgroup the training job runs its aggregate query in (results location and limits are enforced there). */
+  athenaWorkGroup: 'ATHENA_WORKGROUP',
+  /** Glue database holding the lake's tables (`events`, `bad_events`). */
+  lakeDatabase: 'LAKE_DATABASE',
+  /** Days of events the scheduled training reads. */
+  trainingWindowDays: 'TRAINING_WINDOW_DAYS',
+  /** Days a trained model version's rows live. */
+  modelRetentionDays: 'MODEL_RETENTION_DAYS',
 } as const;
 
 /** Key schema of the profiles table: one item per profile, `pk` = profile id (see `profileIdOf`). */
 export const PROFILES_KEY = { partitionKey: 'pk' } as const;
-/** Key schema of the bad-events table: one item per rejected stream record, keyed by `shardId/sequenceNumber`. */
-export const BAD_EVENTS_KEY = { partitionKey: 'pk' } as const;
 /**
  * Key schema of the items table: one partition key, with a prefix per kind of item (see `store/items-table.ts`):
  * the catalog, the unavailable-items set, and each model version's manifest, neighbour lists and popularity lists.

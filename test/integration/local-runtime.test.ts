@@ -2,8 +2,12 @@ import { gzipSync } from 'node:zlib';
 import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { Analytics } from '@segment/analytics-node';
+import { sourceIdOf } from '../../lambdas/shared/domain/ingestion';
 import { ENV } from '../../lambdas/shared/env';
+import { expandPrefix } from '../../local/firehose';
+import { readLakeEvents } from '../../local/lake-writer';
 import type { LocalRuntime } from '../../local/runtime';
+import { lakeBadEvents, lakeObjects } from '../support/lake';
 import { basic, dynamoDbAt, eventually, getProfile, kinesisAt, post, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
 
 jest.setTimeout(90_000);
@@ -140,8 +144,56 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
   });
 });
 
+describe('events rejected by the API', () => {
+  it('answers 400 with the reasons, delivers the valid events to events/ and the rejected one to bad-events/ with source ingest', async () => {
+    const response = await post(`${runtime.url}/v1/batch`, {
+      batch: [
+        { type: 'track', userId: 'lake-mixed', event: 'Product Viewed', properties: { product_id: 'l1' }, messageId: 'lake-mixed-1' },
+        { type: 'track', userId: 'lake-mixed', messageId: 'lake-mixed-bad' },
+        { type: 'identify', userId: 'lake-mixed', traits: { plan: 'pro' }, messageId: 'lake-mixed-2' },
+      ],
+    });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ accepted: 2, rejected: [{ index: 1, messageId: 'lake-mixed-bad', reason: 'event: is required for track calls' }] });
+
+    const inLake = await eventually(async () => {
+      const ids: string[] = [];
+      for await (const event of readLakeEvents(runtime.lakeDir)) if (event.userId === 'lake-mixed') ids.push(event.messageId);
+      return ids.length === 2 ? ids.sort() : undefined;
+    }, 20_000, 'the valid events in events/');
+    expect(inLake).toEqual(['lake-mixed-1', 'lake-mixed-2']);
+
+    const rejected = lakeBadEvents(runtime.lakeDir).filter((b) => b.payload.includes('lake-mixed-bad'));
+    expect(rejected).toEqual([
+      {
+        id: expect.stringMatching(/^ingest\/.+\/1$/),
+        source: 'ingest',
+        reason: 'event: is required for track calls',
+        payload: JSON.stringify({ type: 'track', userId: 'lake-mixed', messageId: 'lake-mixed-bad' }),
+        truncated: false,
+        sourceId: sourceIdOf(WRITE_KEY),
+        arrivedAt: expect.any(String),
+        detectedAt: expect.any(String),
+      },
+    ]);
+    // Partitioned by the time of the call, as Firehose does with the template's prefix.
+    const [object] = lakeObjects(runtime.lakeDir, 'bad-events').filter((o) => o.lines.some((line) => line.includes('lake-mixed-bad')));
+    const partitions = [0, 60_000].map((lag) => expandPrefix('dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/', Date.parse(rejected[0].detectedAt) + lag));
+    expect(object.key).toMatch(new RegExp(`^(${partitions.join('|')})[^/]+-\\d{14}-[0-9a-f-]{36}\\.json\\.gz$`));
+  });
+
+  it('never records a request that is not authenticated', async () => {
+    const before = lakeBadEvents(runtime.lakeDir).length;
+    expect((await post(`${runtime.url}/v1/track`, { userId: 'anonymous-bad' }, { Authorization: basic('nope') })).status).toBe(401);
+    expect((await post(`${runtime.url}/v1/track`, { userId: 'anonymous-bad' })).status).toBe(400); // authenticated: recorded
+    const after = lakeBadEvents(runtime.lakeDir).filter((b) => b.payload.includes('anonymous-bad'));
+    expect(after).toHaveLength(1);
+    expect(lakeBadEvents(runtime.lakeDir)).toHaveLength(before + 1);
+  });
+});
+
 describe('the profile processor', () => {
-  it('sends records that fail validation to the bad-events store with the reason, and keeps processing', async () => {
+  it("sends records that fail validation to the lake's bad events with the reason, and keeps processing", async () => {
     const kinesis = kinesisAt(runtime.endpoints.kinesis);
     const streamName = tableName(ENV.eventStream);
     await kinesis.send(
@@ -149,7 +201,7 @@ describe('the profile processor', () => {
         StreamName: streamName,
         Records: [
           { PartitionKey: 'poison', Data: Buffer.from('this is not json') },
-          { PartitionKey: 'poison', Data: Buffer.from(JSON.stringify({ type: 'track', userId: 'poison', event: 'x' })) }, // not enriched
+          { PartitionKey: 'poison', Data: Buffer.from(`${JSON.stringify({ type: 'track', userId: 'poison', event: 'x' })}\n`) }, // not enriched
         ],
       }),
     );
@@ -157,16 +209,14 @@ describe('the profile processor', () => {
     expect(ok.status).toBe(200);
     await eventually(async () => ((await getProfile(runtime.url, 'after-poison')).status === 200 ? true : undefined));
 
-    const dynamodb = dynamoDbAt(runtime.endpoints.dynamodb);
     const bad = await eventually(async () => {
-      const { Items = [] } = await dynamodb.send(new ScanCommand({ TableName: tableName(ENV.badEventsTable) }));
-      const poison = Items.filter((item) => item.partitionKey?.S === 'poison');
+      const poison = lakeBadEvents(runtime.lakeDir).filter((b) => b.partitionKey === 'poison');
       return poison.length === 2 ? poison : undefined;
-    });
-    const reasonOf = (payload: string) => bad.find((item) => item.payload.S === payload)?.reason.S;
+    }, 20_000, 'the poison records in bad-events/');
+    const reasonOf = (payload: string) => bad.find((b) => b.payload === payload)?.reason;
     expect(reasonOf('this is not json')).toMatch(/^Record data is not JSON/);
-    expect(reasonOf(JSON.stringify({ type: 'track', userId: 'poison', event: 'x' }))).toMatch(/messageId/);
-    expect(bad.every((item) => Number(item.expiresAt.N) > Date.now() / 1000)).toBe(true);
+    expect(reasonOf(`${JSON.stringify({ type: 'track', userId: 'poison', event: 'x' })}\n`)).toMatch(/messageId/);
+    expect(bad.every((b) => b.source === 'processor' && /^shardId-\d+\/\d+$/.test(b.id) && b.arrivedAt !== undefined && b.truncated === false)).toBe(true);
   });
 
   it('changes nothing when the same events are delivered again', async () => {

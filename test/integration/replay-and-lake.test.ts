@@ -2,27 +2,17 @@ import * as fs from 'node:fs';
 import { createServer, Server } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { generateDemo, writeJsonLines } from '../../local/demo';
 import { readLakeEvents } from '../../local/lake-writer';
 import { replayEvents } from '../../local/replay';
 import type { StreamEvent } from '../../lambdas/shared/domain/event-schema';
 import { listen } from '../../local/emulators';
+import { lakeBadEvents, lakeObjects } from '../support/lake';
 import { eventually, kinesisAt, post, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
 
 jest.setTimeout(60_000);
-
-/** Every object under a prefix of the lake (`events` by default), with its path relative to the prefix. */
-function lakeObjects(lakeDir: string, prefix = 'events'): Array<{ key: string; mtimeMs: number; lines: string[] }> {
-  const root = path.join(lakeDir, prefix);
-  const keys = fs.existsSync(root) ? (fs.readdirSync(root, { recursive: true }) as string[]).filter((key) => key.endsWith('.json.gz')) : [];
-  return keys.sort().map((key) => ({
-    key,
-    mtimeMs: fs.statSync(path.join(root, key)).mtimeMs,
-    lines: gunzipSync(fs.readFileSync(path.join(root, key))).toString('utf8').split('\n').filter((line) => line !== ''),
-  }));
-}
 
 async function lakeEvents(lakeDir: string): Promise<StreamEvent[]> {
   const events: StreamEvent[] = [];
@@ -46,6 +36,12 @@ it('replays a file into the runtime, and the lake holds each accepted event once
     expect(summary).toMatchObject({ sent: events.length + 2, accepted: events.length, rejected: 3, failed: 0 });
     expect(summary.aborted).toBeUndefined();
     expect(summary.bytesDone).toBe(summary.totalBytes);
+    // The events the API rejected are kept in the lake's bad events, with their reasons (the line that is not JSON never reached it).
+    expect(lakeBadEvents(runtime.lakeDir)).toEqual([
+      expect.objectContaining({ source: 'ingest', reason: expect.any(String), payload: expect.stringContaining('"type":"track"') }),
+      expect.objectContaining({ source: 'ingest', reason: expect.any(String), payload: expect.stringContaining('"type":"track"') }),
+    ]);
+    expect(lakeBadEvents(runtime.lakeDir).map((b) => b.reason).sort()).toEqual([expect.stringMatching(/event/), 'userId or anonymousId is required']);
     expect(summary.rejections).toEqual(
       expect.arrayContaining([
         { reason: 'Line is not valid JSON', count: 1, lines: [events.length + 1] },

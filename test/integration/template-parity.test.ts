@@ -1,9 +1,13 @@
 import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { BAD_EVENTS_KEY, ENV, ITEMS_KEY, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { ENV, ITEMS_KEY, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { expandPrefix } from '../../local/firehose';
+import { LAKE_EVENTS_PREFIX } from '../../local/lake-writer';
 import type { LocalRuntime } from '../../local/runtime';
-import { ADMIN_KEY, dynamoDbAt, kinesisAt, READ_KEY, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
+import { lakeObjects } from '../support/lake';
+import { ADMIN_KEY, dynamoDbAt, eventually, kinesisAt, READ_KEY, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
 
 /** The local runtime creates and runs what the synthesized template defines, and what the handlers expect. */
 
@@ -21,7 +25,7 @@ afterAll(async () => {
 });
 const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
 const localName = (logicalId: string) => {
-  const found = [...runtime.model.tables, ...runtime.model.streams].find((r) => r.logicalId === logicalId);
+  const found = [...runtime.model.tables, ...runtime.model.streams, ...runtime.model.deliveryStreams].find((r) => r.logicalId === logicalId);
   if (!found) throw new Error(`${logicalId} has no local counterpart`);
   return found.name;
 };
@@ -29,7 +33,7 @@ const localName = (logicalId: string) => {
 it('creates every table of the template with its key schema, and expires items by its TTL attribute', async () => {
   const dynamodb = dynamoDbAt(runtime.endpoints.dynamodb);
   const tables = ofType('AWS::DynamoDB::Table');
-  expect(tables).toHaveLength(3);
+  expect(tables).toHaveLength(2);
   for (const [id, table] of tables) {
     const described = await dynamodb.send(new DescribeTableCommand({ TableName: localName(id) }));
     expect(described.Table?.KeySchema).toEqual(table.Properties.KeySchema);
@@ -45,7 +49,7 @@ it('creates every table of the template with its key schema, and expires items b
   }
   // …and the key schema is the one the handlers' stores use.
   const keyNames = tables.map(([, t]) => t.Properties.KeySchema[0].AttributeName);
-  expect(keyNames).toEqual([PROFILES_KEY.partitionKey, BAD_EVENTS_KEY.partitionKey, ITEMS_KEY.partitionKey]);
+  expect(keyNames).toEqual([PROFILES_KEY.partitionKey, ITEMS_KEY.partitionKey]);
 });
 
 it('creates every stream of the template with its retention', async () => {
@@ -61,7 +65,7 @@ it('creates every stream of the template with its retention', async () => {
 
 it('gives each function exactly the template environment, resolved to local resources, and nothing from the host', async () => {
   const functions = ofType('AWS::Lambda::Function');
-  expect(functions).toHaveLength(5);
+  expect(functions).toHaveLength(6);
   const secrets = new SecretsManagerClient({ region: 'us-east-1', endpoint: runtime.endpoints.secretsManager, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
   const allNames = new Set<string>();
   for (const [id, fn] of functions) {
@@ -81,6 +85,8 @@ it('gives each function exactly the template environment, resolved to local reso
           const secret = await secrets.send(new GetSecretValueCommand({ SecretId: local[name] }));
           const keys: Record<string, string> = { [ENV.writeKeySecret]: WRITE_KEY, [ENV.adminKeySecret]: ADMIN_KEY, [ENV.readKeySecret]: READ_KEY };
           expect(JSON.parse(secret.SecretString as string)).toEqual({ key: keys[name] });
+        } else if (target?.Type === 'AWS::Athena::WorkGroup' || target?.Type === 'AWS::Glue::Database') {
+          expect(local[name]).toBe(target.Properties.Name ?? target.Properties.DatabaseInput.Name); // named, not emulated
         } else {
           expect(local[name]).toBe(localName((value as { Ref: string }).Ref));
         }
@@ -90,7 +96,7 @@ it('gives each function exactly the template environment, resolved to local reso
     }
   }
   // Every variable a handler reads is set on some function.
-  for (const name of [ENV.profilesTable, ENV.badEventsTable, ENV.itemsTable, ENV.eventStream, ENV.writeKeySecret, ENV.adminKeySecret, ENV.readKeySecret, ENV.recommendConfig]) {
+  for (const name of [ENV.profilesTable, ENV.badEventsDeliveryStream, ENV.itemsTable, ENV.eventStream, ENV.writeKeySecret, ENV.adminKeySecret, ENV.readKeySecret, ENV.recommendConfig]) {
     expect(allNames).toContain(name);
   }
 });
@@ -121,4 +127,40 @@ it('serves every API method of the template', async () => {
     expect(response.status).toBeLessThan(500);
   }
   expect(runtime.model.api?.routes).toHaveLength(methods.length);
+});
+
+describe('Firehose delivery streams', () => {
+  it('reads the lake from each Kinesis-sourced delivery stream, with the prefix the local lake writes', () => {
+    const kinesisSourced = ofType('AWS::KinesisFirehose::DeliveryStream').filter(([, d]) => d.Properties.DeliveryStreamType === 'KinesisStreamAsSource');
+    expect(kinesisSourced).toHaveLength(1);
+    for (const [id, d] of kinesisSourced) {
+      const local = runtime.model.deliveryStreams.find((l) => l.logicalId === id);
+      expect(local?.sourceStreamId).toBe(d.Properties.KinesisStreamSourceConfiguration.KinesisStreamARN['Fn::GetAtt'][0]);
+      expect(local?.prefix).toBe(d.Properties.ExtendedS3DestinationConfiguration.Prefix);
+      // The lake writer's layout: events/dt=YYYY-MM-DD/hour=HH/, partitioned in UTC.
+      expect(d.Properties.ExtendedS3DestinationConfiguration.Prefix).toBe(`${LAKE_EVENTS_PREFIX}/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`);
+    }
+  });
+
+  it('serves each Direct PUT delivery stream a function writes to, by the name the function gets, under its prefix', async () => {
+    const directPut = ofType('AWS::KinesisFirehose::DeliveryStream').filter(([, d]) => d.Properties.DeliveryStreamType === 'DirectPut');
+    expect(directPut).toHaveLength(1);
+    const firehose = new FirehoseClient({ region: 'us-east-1', endpoint: runtime.endpoints.firehose, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    for (const fn of runtime.model.functions) {
+      if (fn.environment[ENV.badEventsDeliveryStream]) expect(runtime.lambdas.environmentOf(fn.logicalId).AWS_ENDPOINT_URL_FIREHOSE).toBe(runtime.endpoints.firehose);
+    }
+    const names = new Set(runtime.model.functions.map((fn) => fn.environment[ENV.badEventsDeliveryStream]).filter(Boolean));
+    expect([...names]).toEqual([localName(directPut[0][0])]);
+
+    const [[, d]] = directPut;
+    const prefix: string = d.Properties.ExtendedS3DestinationConfiguration.Prefix;
+    const marker = `parity-${Date.now()}`;
+    const at = Date.now();
+    const out = await firehose.send(new PutRecordBatchCommand({ DeliveryStreamName: [...names][0], Records: [{ Data: Buffer.from(`{"marker":"${marker}"}\n`) }] }));
+    expect(out.FailedPutCount).toBe(0);
+    const top = prefix.split('/')[0];
+    const object = await eventually(async () => lakeObjects(runtime.lakeDir, top).find((o) => o.lines.includes(`{"marker":"${marker}"}`)));
+    expect([at, at + 60_000].map((t) => expandPrefix(prefix, t).slice(top.length + 1))).toContain(object.key.replace(/[^/]+$/, ''));
+    firehose.destroy();
+  });
 });

@@ -19,7 +19,7 @@ export async function startDynalite(tableName: string): Promise<{ client: Dynamo
   };
 }
 
-/** Creates an on-demand table keyed by the string attribute `pk`, as the profiles, bad-events and items tables are. */
+/** Creates an on-demand table keyed by the string attribute `pk`, as the profiles and items tables are. */
 export async function createPkTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(
     new CreateTableCommand({

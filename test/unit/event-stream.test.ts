@@ -1,6 +1,6 @@
 import { KinesisClient, PutRecordsCommand, PutRecordsCommandInput, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
-import type { StreamEvent } from '../../lambdas/shared/domain/event-schema';
-import { KinesisEventStream } from '../../lambdas/shared/store/event-stream';
+import { LIMITS, type StreamEvent } from '../../lambdas/shared/domain/event-schema';
+import { KinesisEventStream, PUT_RECORDS_LIMITS, toEntry } from '../../lambdas/shared/store/event-stream';
 import { backoffMs, retryUntilDone, RetryPolicy } from '../../lambdas/shared/store/retry';
 import { track } from '../support/events';
 
@@ -37,6 +37,31 @@ describe('KinesisEventStream', () => {
     expect(kinesis.calls[0].StreamName).toBe('events');
     expect(kinesis.calls[0].Records?.map((r) => r.PartitionKey)).toEqual(['u1', 'a2']);
     expect(JSON.parse(Buffer.from(kinesis.calls[0].Records?.[0].Data as Uint8Array).toString())).toEqual(batch[0]);
+  });
+
+  it('ends each record with a newline, so Firehose concatenates records into JSON lines', async () => {
+    const kinesis = new FakeKinesis((input) => ok(input.Records?.length ?? 0));
+    const batch = events(3);
+    await new KinesisEventStream(kinesis.asClient(), 'events', FAST).put(batch);
+    const data = (kinesis.calls[0].Records ?? []).map((r) => Buffer.from(r.Data as Uint8Array).toString('utf8'));
+    expect(data).toEqual(batch.map((e) => `${JSON.stringify(e)}\n`));
+    // What Firehose delivers (the records' data, concatenated as it is) reads back line by line.
+    expect(data.join('').split('\n').slice(0, -1).map((line) => JSON.parse(line))).toEqual(batch);
+  });
+
+  it('keeps the largest event ingest accepts far below the 1 MiB Kinesis record limit', () => {
+    const fields = { pad: '\u0001'.repeat(LIMITS.maxEventBytes) };
+    const entry = toEntry(track('E', fields, { userId: 'u'.repeat(LIMITS.maxIdLength), messageId: 'm'.repeat(LIMITS.maxIdLength) }));
+    expect((entry.Data?.byteLength ?? 0) + Buffer.byteLength(entry.PartitionKey ?? '')).toBeLessThan(PUT_RECORDS_LIMITS.maxEntryBytes / 4);
+  });
+
+  it('reports a record over 1 MiB as failed without sending it, and sends the others', async () => {
+    const kinesis = new FakeKinesis((input) => ok(input.Records?.length ?? 0));
+    const huge = track('E', { pad: 'x'.repeat(1024 * 1024) }, { userId: 'u', messageId: 'huge' });
+    const result = await new KinesisEventStream(kinesis.asClient(), 'events', FAST).put([...events(2), huge]);
+    expect(result.failed).toEqual([huge]);
+    expect(result.lastError).toMatch(/^EntryTooLarge: 1 entries are over 1048576 bytes/);
+    expect(kinesis.calls.flatMap(messageIdsOf)).toEqual(['m0', 'm1']);
   });
 
   it('resends only the entries that failed', async () => {

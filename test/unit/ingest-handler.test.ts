@@ -1,13 +1,16 @@
 import { gzipSync, deflateSync } from 'node:zlib';
+import { FirehoseClient, PutRecordBatchCommand, PutRecordBatchCommandInput } from '@aws-sdk/client-firehose';
+import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { handleIngest, IngestDeps } from '../../lambdas/ingest/ingest';
 import { EVENT_TYPES, LIMITS, StreamEvent } from '../../lambdas/shared/domain/event-schema';
 import { sourceIdOf } from '../../lambdas/shared/domain/ingestion';
+import { BadEventLine, FirehoseBadEventStore } from '../../lambdas/shared/store/bad-event-store';
 import type { EventStream } from '../../lambdas/shared/store/event-stream';
 import type { KeyStore } from '../../lambdas/shared/store/key-store';
 import { apiEvent, basicAuth, jsonBody, RequestOptions } from '../support/http';
-import { disabledMetrics, silentLogger } from '../support/powertools';
+import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
 import { iso, T0 } from '../support/events';
 
 const WRITE_KEY = 'wk_live_1234';
@@ -38,10 +41,24 @@ class FakeKeys implements KeyStore {
   }
 }
 
+/** The bad-events store is the real one, over a mocked Firehose client: every PutRecordBatch succeeds unless a test says otherwise. */
+const firehose = mockClient(FirehoseClient);
+beforeEach(() => {
+  firehose.reset();
+  firehose.on(PutRecordBatchCommand).resolves({ FailedPutCount: 0, RequestResponses: [] });
+});
+/** The bad-event lines sent to Firehose so far. */
+const recorded = (): BadEventLine[] =>
+  firehose
+    .commandCalls(PutRecordBatchCommand)
+    .flatMap((c) => (c.args[0].input as PutRecordBatchCommandInput).Records ?? [])
+    .map((r) => JSON.parse(Buffer.from(r.Data as Uint8Array).toString('utf8')));
+
 function setup() {
   const stream = new FakeStream();
   const writeKeys = new FakeKeys();
-  const deps: IngestDeps = { stream, writeKeys, now: () => T0, logger: silentLogger(), metrics: disabledMetrics() };
+  const badEvents = new FirehoseBadEventStore(new FirehoseClient({ region: 'us-east-1' }), 'bad-events', () => T0 + 5, { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 });
+  const deps: IngestDeps = { stream, badEvents, writeKeys, now: () => T0, logger: silentLogger(), metrics: disabledMetrics() };
   const call = (opts: RequestOptions) => handleIngest(apiEvent(opts), deps);
   return { stream, writeKeys, deps, call };
 }
@@ -284,6 +301,107 @@ describe('handleIngest: events', () => {
   });
 });
 
+describe('handleIngest: recording rejected events', () => {
+  const withRequestId = (opts: RequestOptions, requestId = 'req-1') => {
+    const event = apiEvent(opts);
+    return { ...event, requestContext: { ...event.requestContext, requestId } };
+  };
+
+  it('records nothing, and calls nothing, for a fully valid request', async () => {
+    const { call } = setup();
+    expect((await call(authed({ batch: [{ type: 'track', event: 'A', userId: 'u1' }] }, { resource: '/v1/batch' }))).statusCode).toBe(200);
+    expect(firehose.commandCalls(PutRecordBatchCommand)).toHaveLength(0);
+  });
+
+  it("records each rejected event of a batch with the reason, the event's JSON and the source", async () => {
+    const { deps } = setup();
+    const batch = [
+      { type: 'track', event: 'A', userId: 'u1', messageId: 'good-0' },
+      { type: 'track', userId: 'u1', messageId: 'bad-1', writeKey: 'leaked?' },
+      'not an object',
+    ];
+    const response = await handleIngest(withRequestId(authed({ batch, context: { locale: 'fr' } }, { resource: '/v1/batch' })), deps);
+    expect(response.statusCode).toBe(400);
+    expect(recorded()).toEqual([
+      {
+        id: 'ingest/req-1/1',
+        source: 'ingest',
+        reason: 'event: is required for track calls',
+        payload: JSON.stringify({ type: 'track', userId: 'u1', messageId: 'bad-1', context: { locale: 'fr' } }),
+        truncated: false,
+        sourceId: sourceIdOf(WRITE_KEY),
+        arrivedAt: iso(T0),
+        detectedAt: iso(T0 + 5),
+      },
+      expect.objectContaining({ id: 'ingest/req-1/2', source: 'ingest', reason: 'Event must be a JSON object', payload: '"not an object"' }),
+    ]);
+  });
+
+  it('records a rejected single event, its write key (sent in the body) removed', async () => {
+    const { deps } = setup();
+    const response = await handleIngest(withRequestId({ resource: '/v1/t', body: jsonBody({ userId: 'u1', writeKey: WRITE_KEY }) }, 'req-2'), deps);
+    expect(response.statusCode).toBe(400);
+    expect(recorded()).toEqual([
+      expect.objectContaining({ id: 'ingest/req-2/0', reason: 'event: is required for track calls', payload: JSON.stringify({ userId: 'u1', type: 'track' }), sourceId: sourceIdOf(WRITE_KEY) }),
+    ]);
+  });
+
+  it('records a whole body that is not a valid request once authenticated: malformed JSON, not a batch', async () => {
+    const { deps } = setup();
+    const malformed = await handleIngest(withRequestId({ ...authed(null), body: '{"event": "x", "writeKey": "wk_other",' }, 'req-3'), deps);
+    expect(malformed.statusCode).toBe(400);
+    const noBatch = await handleIngest(withRequestId({ resource: '/v1/batch', body: jsonBody({ batch: {}, writeKey: WRITE_KEY }) }, 'req-4'), deps);
+    expect(noBatch.statusCode).toBe(400);
+    expect(recorded()).toEqual([
+      expect.objectContaining({ id: 'ingest/req-3', source: 'ingest', reason: expect.stringMatching(/^Malformed JSON/), payload: '{"event": "x", "writeKey": "[redacted]",', sourceId: sourceIdOf(WRITE_KEY) }),
+      expect.objectContaining({ id: 'ingest/req-4', reason: 'Batch requests need a "batch" array of events', payload: '{"batch":{},"writeKey":"[redacted]"}' }),
+    ]);
+  });
+
+  it.each([
+    ['no key', { body: jsonBody({ userId: 'u1' }) }],
+    ['a wrong key', { body: jsonBody({ userId: 'u1' }), headers: { Authorization: basicAuth('wrong') } }],
+    ['a wrong key in the body', { resource: '/v1/batch', body: jsonBody({ batch: [{ type: 'bogus' }], writeKey: 'wrong' }) }],
+    ['malformed JSON with the key in the body', { body: `{"writeKey":"${WRITE_KEY}",` }],
+  ])('never records an unauthenticated request (%s)', async (_label, opts) => {
+    const { call } = setup();
+    expect((await call(opts as RequestOptions)).statusCode).toBeGreaterThanOrEqual(400);
+    expect(firehose.commandCalls(PutRecordBatchCommand)).toHaveLength(0);
+  });
+
+  it('records nothing for refusals without a request body to keep (size, media type, encoding) or for a 503', async () => {
+    const { call, stream } = setup();
+    expect((await call(authed(trackBody, { headers: { 'Content-Type': 'text/html' } }))).statusCode).toBe(415);
+    expect((await call(authed(trackBody, { headers: { 'Content-Encoding': 'gzip' } }))).statusCode).toBe(400);
+    expect((await call(authed(null, { body: Buffer.from([0x7b, 0xff, 0x7d]) }))).statusCode).toBe(400);
+    // The client resends a 503'd request whole: its rejected events are recorded then.
+    stream.failIndexes = new Set([0]);
+    expect((await call(authed({ batch: [{ type: 'track', event: 'E', userId: 'u1' }, { type: 'bad' }] }, { resource: '/v1/batch' }))).statusCode).toBe(503);
+    expect(firehose.commandCalls(PutRecordBatchCommand)).toHaveLength(0);
+  });
+
+  it('answers the same when the rejected events cannot be recorded, and logs and counts them', async () => {
+    const { deps, call } = setup();
+    const metrics = recordMetrics(deps.metrics);
+    const errors: unknown[][] = [];
+    deps.logger.error = (...args: unknown[]) => void errors.push(args);
+    firehose.on(PutRecordBatchCommand).rejects(Object.assign(new Error('Firehose is down'), { name: 'ServiceUnavailableException' }));
+
+    const body = { batch: [{ type: 'track', event: 'A', userId: 'u1' }, { type: 'bogus' }, { type: 'track' }] };
+    const failing = await call(authed(body, { resource: '/v1/batch' }));
+    firehose.on(PutRecordBatchCommand).resolves({ FailedPutCount: 0, RequestResponses: [] });
+    const working = await call(authed(body, { resource: '/v1/batch' }));
+    expect(failing).toEqual(working);
+    expect(failing.statusCode).toBe(400);
+    expect(metrics.get('BadEventsNotRecorded')).toBe(2);
+    expect(errors).toEqual([['Rejected events could not be recorded', expect.objectContaining({ count: 2 })]]);
+
+    firehose.on(PutRecordBatchCommand).rejects(new Error('down'));
+    expect((await call({ ...authed(null), body: '{' })).statusCode).toBe(400);
+    expect(metrics.get('BadEventsNotRecorded')).toBe(3);
+  });
+});
+
 describe('handleIngest: hostile input', () => {
   const validKeyHeader = basicAuth(WRITE_KEY);
   /** A field that is usually absent or valid, sometimes hostile. */
@@ -349,7 +467,10 @@ describe('handleIngest: hostile input', () => {
         const { deps, stream } = setup();
         const event = apiEvent({ resource, headers, body });
         if (!base64 && typeof body === 'string') Object.assign(event, { body, isBase64Encoded: false });
+        firehose.resetHistory();
         const response = await handleIngest(event, deps);
+        expect(JSON.stringify(recorded())).not.toContain(WRITE_KEY); // a write key is never recorded
+        if (response.statusCode !== 400) expect(recorded()).toEqual([]);
         seen.set(response.statusCode, (seen.get(response.statusCode) ?? 0) + 1);
         written += stream.written.length;
         if (!(response.statusCode === 200 || (response.statusCode >= 400 && response.statusCode < 500))) {

@@ -5,6 +5,7 @@ import { processRecords, ProcessDeps } from '../../lambdas/process/process-recor
 import { decodeRecord } from '../../lambdas/process/records';
 import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
 import type { BadEvent, BadEventStore } from '../../lambdas/shared/store/bad-event-store';
+import { toEntry } from '../../lambdas/shared/store/event-stream';
 import { InMemoryProfileStore } from '../support/in-memory-profile-store';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
@@ -37,12 +38,20 @@ describe('decodeRecord', () => {
     expect(decodeRecord(kinesisRecord(event))).toEqual({ event });
   });
 
+  it('decodes a record as the ingest function writes it: the JSON and a newline', () => {
+    const event = track('Signed Up', {}, { userId: 'u1', messageId: 'm1' });
+    const data = Buffer.from(toEntry(event).Data as Uint8Array);
+    expect(data.toString('utf8').endsWith('}\n')).toBe(true);
+    expect(decodeRecord(kinesisRecord(data))).toEqual({ event });
+  });
+
   it('keeps the id, payload, partition key and arrival time of a bad record', () => {
     const record = kinesisRecord('not json', { partitionKey: 'u9', sequenceNumber: '4960', arrivedAtMs: 1_714_564_800_123 });
     const decoded = decodeRecord(record);
     expect(decoded).toEqual({
       bad: {
         id: 'shardId-000000000000/4960',
+        source: 'processor',
         reason: expect.stringMatching(/^Record data is not JSON: /),
         payload: 'not json',
         partitionKey: 'u9',

@@ -29,7 +29,13 @@ export interface Rejection {
 
 export interface IngestOutcome {
   accepted: StreamEvent[];
+  /** What the client is told about each rejected message. */
   rejected: Rejection[];
+  /**
+   * The rejected messages themselves, in the order of `rejected` (write keys removed, batch-level fields applied),
+   * for the bad-events store; never sent back to the client.
+   */
+  rejectedMessages: unknown[];
 }
 
 export interface IngestContext {
@@ -55,12 +61,13 @@ export function ingestMessages(route: IngestRoute, body: unknown, ctx: IngestCon
   const { writeKey: _writeKey, ...rest } = body; // never store the write key that browsers send in the body
   const messages = route === 'batch' ? batchMessages(rest) : [{ ...rest, type: route }];
 
-  const outcome: IngestOutcome = { accepted: [], rejected: [] };
+  const outcome: IngestOutcome = { accepted: [], rejected: [], rejectedMessages: [] };
   messages.forEach((message, index) => {
     const result = validateMessage(message, ctx);
     if (typeof result === 'string') {
       const messageId = isPlainObject(message) && typeof message.messageId === 'string' ? message.messageId : undefined;
       outcome.rejected.push({ index, ...(messageId ? { messageId } : {}), reason: result });
+      outcome.rejectedMessages.push(message);
     } else {
       outcome.accepted.push(result);
     }

@@ -1,6 +1,6 @@
 import { KinesisClient, PutRecordsCommand, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { partitionKeyOf, StreamEvent } from '../domain/event-schema';
-import { backoffMs, DEFAULT_RETRY, RetryPolicy, sleep } from './retry';
+import { BatchLimits, DEFAULT_RETRY, putAllWithRetry, RetryPolicy } from './retry';
 
 /** Where accepted events go. */
 export interface EventStream {
@@ -8,14 +8,21 @@ export interface EventStream {
   put(events: readonly StreamEvent[]): Promise<{ failed: StreamEvent[]; lastError?: string }>;
 }
 
-/** Kinesis PutRecords limits: 500 records and 5 MiB (data plus partition keys) per call. */
-const MAX_RECORDS = 500;
-const MAX_BYTES = 5 * 1024 * 1024;
+/**
+ * Kinesis limits: PutRecords takes 500 records and 5 MiB (data plus partition keys) per call, and a record's
+ * data plus partition key is at most 1 MiB. Ingest bounds events to 32 KB, so a record is far below that; the
+ * per-record check only keeps one impossible record from failing a whole call.
+ */
+export const PUT_RECORDS_LIMITS: BatchLimits = { maxEntries: 500, maxBytes: 5 * 1024 * 1024, maxEntryBytes: 1024 * 1024 };
 
 /**
  * Kinesis, partitioned by person (`userId ?? anonymousId`) so one person's events stay in order on one shard.
  * PutRecords can succeed for some entries and fail for others (throttling, internal errors): only the failed
  * entries are retried, with backoff.
+ *
+ * Each record's data is the event's JSON followed by a newline. Firehose delivers the stream to the lake with no
+ * processor, concatenating record data as it is, so the newline is what makes the lake's objects JSON lines;
+ * consumers parse the data with `JSON.parse`, which ignores the trailing whitespace.
  */
 export class KinesisEventStream implements EventStream {
   constructor(
@@ -25,47 +32,26 @@ export class KinesisEventStream implements EventStream {
   ) {}
 
   async put(events: readonly StreamEvent[]): Promise<{ failed: StreamEvent[]; lastError?: string }> {
-    let pending = events.map((event) => ({ event, entry: toEntry(event) }));
-    let lastError: string | undefined;
-    for (let attempt = 0; attempt < this.policy.attempts && pending.length > 0; attempt++) {
-      if (attempt > 0) await sleep(backoffMs(attempt, this.policy));
-      const stillFailing: typeof pending = [];
-      for (const chunk of chunks(pending)) {
-        try {
+    const { failed, lastError } = await putAllWithRetry(
+      events.map((event) => ({ event, entry: toEntry(event) })),
+      {
+        limits: PUT_RECORDS_LIMITS,
+        sizeOf: ({ entry }) => (entry.Data?.byteLength ?? 0) + Buffer.byteLength(entry.PartitionKey ?? ''),
+        send: async (chunk) => {
           const out = await this.client.send(new PutRecordsCommand({ StreamName: this.streamName, Records: chunk.map((c) => c.entry) }));
-          out.Records?.forEach((result, i) => {
-            if (result.ErrorCode) {
-              lastError = `${result.ErrorCode}: ${result.ErrorMessage ?? ''}`;
-              stillFailing.push(chunk[i]);
-            }
+          return chunk.map((_, i) => {
+            const result = out.Records?.[i];
+            return result?.ErrorCode ? `${result.ErrorCode}: ${result.ErrorMessage ?? ''}` : undefined;
           });
-        } catch (error) {
-          lastError = `${(error as Error).name}: ${(error as Error).message}`;
-          stillFailing.push(...chunk);
-        }
-      }
-      pending = stillFailing;
-    }
-    return { failed: pending.map((p) => p.event), ...(lastError && pending.length > 0 ? { lastError } : {}) };
+        },
+        policy: this.policy,
+      },
+    );
+    return { failed: failed.map((f) => f.event), ...(lastError !== undefined ? { lastError } : {}) };
   }
 }
 
-function toEntry(event: StreamEvent): PutRecordsRequestEntry {
-  return { PartitionKey: partitionKeyOf(event), Data: Buffer.from(JSON.stringify(event)) };
-}
-
-function* chunks<T extends { entry: PutRecordsRequestEntry }>(items: T[]): Generator<T[]> {
-  let chunk: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = (item.entry.Data?.byteLength ?? 0) + Buffer.byteLength(item.entry.PartitionKey ?? '');
-    if (chunk.length > 0 && (chunk.length === MAX_RECORDS || bytes + size > MAX_BYTES)) {
-      yield chunk;
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(item);
-    bytes += size;
-  }
-  if (chunk.length > 0) yield chunk;
+/** The stream record of an event: its JSON and a newline (see `KinesisEventStream`). */
+export function toEntry(event: StreamEvent): PutRecordsRequestEntry {
+  return { PartitionKey: partitionKeyOf(event), Data: Buffer.from(`${JSON.stringify(event)}\n`) };
 }
