@@ -34,6 +34,27 @@ export interface PlatformConfig {
   recommendations: RecommendConfig;
   /** Days a trained model version's rows live; training must run more often than this. @default 30 */
   modelRetentionDays: number;
+  /** Days events stay in the lake (`events/`); after 30 days they move to S3 Intelligent-Tiering. @default 730 */
+  lakeRetentionDays: number;
+  /** Days rejected events stay in the lake (`bad-events/`). @default 90 */
+  badEventsRetentionDays: number;
+  /** Seconds Firehose buffers events before writing a lake object (0 to 900): freshness against object count. @default 60 */
+  lakeBufferSeconds: number;
+  /**
+   * Glue database of the lake's tables: lowercase letters, digits and `_`, not starting with `_`.
+   * @default - the stack name lowercased, other characters as `_`, plus `_lake` (`personalization_lake`)
+   */
+  lakeDatabaseName?: string;
+  /** Most data one Athena query may scan, in GB (2^30 bytes); Athena cancels a query past it. @default 200 */
+  athenaBytesScannedCutoffGb: number;
+  /** Days Athena query results are kept. @default 7 */
+  athenaResultsRetentionDays: number;
+  /** EventBridge schedule of model training, `rate(...)` or `cron(...)`. @default 'rate(1 day)' */
+  trainingSchedule: string;
+  /** Whether the training schedule runs; when off the trainer can still be invoked by hand. @default true */
+  trainingEnabled: boolean;
+  /** Days of events each training run reads (at most `lakeRetentionDays`). @default 90 */
+  trainingWindowDays: number;
   /** Amazon Personalize, off unless ids are given. */
   personalize: {
     /** Event tracker's tracking id: forward interactions to Personalize with PutEvents. */
@@ -45,7 +66,7 @@ export interface PlatformConfig {
   };
   /** Days function and API logs are kept. @default 30 */
   logRetentionDays: number;
-  /** Delete tables with the stack (`cdk destroy`). Off by default: profiles survive a stack deletion. @default false */
+  /** Delete tables and buckets (with their objects) with the stack (`cdk destroy`). Off by default: profiles and the lake survive a stack deletion. @default false */
   destroyData: boolean;
 }
 
@@ -56,6 +77,14 @@ export const DEFAULT_CONFIG: PlatformConfig = {
   api: { stageName: 'prod', throttlingRateLimit: 1000, throttlingBurstLimit: 2000 },
   recommendations: {},
   modelRetentionDays: 30,
+  lakeRetentionDays: 730,
+  badEventsRetentionDays: 90,
+  lakeBufferSeconds: 60,
+  athenaBytesScannedCutoffGb: 200,
+  athenaResultsRetentionDays: 7,
+  trainingSchedule: 'rate(1 day)',
+  trainingEnabled: true,
+  trainingWindowDays: 90,
   personalize: { timeoutMs: 150 },
   logRetentionDays: 30,
   destroyData: false,
@@ -87,6 +116,23 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
     campaignArn: optionalString('personalizeCampaignArn', /^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:campaign\/.+$/, 'a campaign ARN'),
     timeoutMs: num('personalizeTimeoutMs', d.personalize.timeoutMs, 10, 5000),
   };
+  const flag = (key: string, fallback: boolean): boolean => {
+    const raw = context(key);
+    if (raw === undefined) return fallback;
+    if (raw === true || raw === 'true') return true;
+    if (raw === false || raw === 'false') return false;
+    throw new Error(`Context value ${key}=${JSON.stringify(raw)} must be true or false`);
+  };
+  const lakeRetentionDays = num('lakeRetentionDays', d.lakeRetentionDays, 1, 36_500);
+  const trainingWindowDays = num('trainingWindowDays', d.trainingWindowDays, 1, 36_500);
+  if (trainingWindowDays > lakeRetentionDays) {
+    throw new Error(`Context value trainingWindowDays=${trainingWindowDays} must not exceed lakeRetentionDays=${lakeRetentionDays}: older events are gone`);
+  }
+  const trainingSchedule = String(context('trainingSchedule') ?? d.trainingSchedule);
+  if (!/^(rate|cron)\(.+\)$/.test(trainingSchedule)) {
+    throw new Error(`Context value trainingSchedule="${trainingSchedule}" must be an EventBridge schedule expression, rate(...) or cron(...)`);
+  }
+  const lakeDatabaseName = optionalString('lakeDatabaseName', LAKE_DATABASE_NAME, 'lowercase letters, digits and _ (at most 255, not starting with _)');
   const recommendations = recommendationsFrom(context('recommendations'));
   // Fails the synth with every problem listed, rather than the function at cold start.
   resolveRecommendConfig(recommendations, { personalizeAvailable: personalize.campaignArn !== undefined });
@@ -113,10 +159,28 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
     },
     recommendations,
     modelRetentionDays: num('modelRetentionDays', d.modelRetentionDays, 1, 365),
-    personalize: Object.fromEntries(Object.entries(personalize).filter(([, v]) => v !== undefined)) as PlatformConfig['personalize'],
+    lakeRetentionDays,
+    badEventsRetentionDays: num('badEventsRetentionDays', d.badEventsRetentionDays, 1, 36_500),
+    lakeBufferSeconds: num('lakeBufferSeconds', d.lakeBufferSeconds, 0, 900),
+    ...(lakeDatabaseName ? { lakeDatabaseName } : {}),
+    // Athena's floor is 10 MB; 1 GB is the smallest whole value here.
+    athenaBytesScannedCutoffGb: num('athenaBytesScannedCutoffGb', d.athenaBytesScannedCutoffGb, 1, 1_000_000),
+    athenaResultsRetentionDays: num('athenaResultsRetentionDays', d.athenaResultsRetentionDays, 1, 3650),
+    trainingSchedule,
+    trainingEnabled: flag('trainingEnabled', d.trainingEnabled),
+    trainingWindowDays,
+    personalize: withoutUndefined(personalize),
     logRetentionDays: num('logRetentionDays', d.logRetentionDays, 1, 3653),
     destroyData: destroyData === true || destroyData === 'true',
   };
+}
+
+/** A Glue database name Athena can use unquoted: lowercase letters, digits and `_`, not starting with `_`. */
+export const LAKE_DATABASE_NAME = /^[a-z0-9][a-z0-9_]{0,254}$/;
+
+/** `value` without its undefined properties (optional settings stay absent, not `undefined`). */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** The `recommendations` context value: an object from cdk.json, or JSON text from `-c recommendations='{…}'`. */

@@ -1,7 +1,9 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { PlatformConfig } from './config';
+import { Analytics, lakeDatabaseNameFor } from './constructs/analytics';
 import { Credentials } from './constructs/credentials';
+import { EventLake } from './constructs/event-lake';
 import { EventStream } from './constructs/event-stream';
 import { Ingestion } from './constructs/ingestion';
 import { ItemStore } from './constructs/item-store';
@@ -11,12 +13,16 @@ import { ProfileReader } from './constructs/profile-reader';
 import { ProfileStore } from './constructs/profile-store';
 import { PublicApi } from './constructs/public-api';
 import { RecommendationApi } from './constructs/recommendation-api';
+import { TrainingSchedule } from './constructs/training-schedule';
 
 export interface PersonalizationStackProps extends StackProps {
   config: PlatformConfig;
 }
 
-/** The platform: ingestion → stream → profiles, the catalog and recommendations, and the API in front. Each concern is one construct. */
+/**
+ * The platform: ingestion → stream → profiles, the catalog and recommendations, the API in front, and the batch
+ * layer (stream → lake → Athena → scheduled training). Each concern is one construct.
+ */
 export class PersonalizationStack extends Stack {
   readonly events: EventStream;
   readonly store: ProfileStore;
@@ -29,6 +35,9 @@ export class PersonalizationStack extends Stack {
   /** Only when a Personalize tracking id is configured. */
   readonly personalizeForwarder?: PersonalizeForwarder;
   readonly api: PublicApi;
+  readonly lake: EventLake;
+  readonly analytics: Analytics;
+  readonly training: TrainingSchedule;
 
   constructor(scope: Construct, id: string, props: PersonalizationStackProps) {
     super(scope, id, props);
@@ -36,13 +45,26 @@ export class PersonalizationStack extends Stack {
     const logRetentionDays = config.logRetentionDays;
 
     this.events = new EventStream(this, 'Events', { retentionHours: config.streamRetentionHours });
+    this.lake = new EventLake(this, 'Lake', {
+      stream: this.events.stream,
+      retentionDays: config.lakeRetentionDays,
+      badEventsRetentionDays: config.badEventsRetentionDays,
+      bufferSeconds: config.lakeBufferSeconds,
+      destroyData: config.destroyData,
+      logRetentionDays,
+    });
     this.store = new ProfileStore(this, 'ProfileStore', { destroyData: config.destroyData });
     this.credentials = new Credentials(this, 'Credentials');
-    this.ingestion = new Ingestion(this, 'Ingestion', { stream: this.events.stream, writeKey: this.credentials.writeKey, logRetentionDays });
+    this.ingestion = new Ingestion(this, 'Ingestion', {
+      stream: this.events.stream,
+      writeKey: this.credentials.writeKey,
+      badEvents: this.lake.badEventsDeliveryStream,
+      logRetentionDays,
+    });
     this.processor = new ProfileProcessor(this, 'Processor', {
       stream: this.events.stream,
       profiles: this.store.profiles,
-      badEvents: this.store.badEvents,
+      badEvents: this.lake.badEventsDeliveryStream,
       settings: config.profiles,
       processor: config.processor,
       logRetentionDays,
@@ -72,6 +94,23 @@ export class PersonalizationStack extends Stack {
         logRetentionDays,
       });
     }
+    this.analytics = new Analytics(this, 'Analytics', {
+      lake: this.lake.bucket,
+      databaseName: config.lakeDatabaseName ?? lakeDatabaseNameFor(this.stackName),
+      accessLogs: this.lake.accessLogs,
+      bytesScannedCutoffGb: config.athenaBytesScannedCutoffGb,
+      resultsRetentionDays: config.athenaResultsRetentionDays,
+      destroyData: config.destroyData,
+    });
+    this.training = new TrainingSchedule(this, 'Training', {
+      items: this.itemStore.items,
+      analytics: this.analytics,
+      schedule: config.trainingSchedule,
+      enabled: config.trainingEnabled,
+      windowDays: config.trainingWindowDays,
+      modelRetentionDays: config.modelRetentionDays,
+      logRetentionDays,
+    });
     this.api = new PublicApi(this, 'PublicApi', {
       ingest: this.ingestion.function.fn,
       profiles: this.profileReader.function.fn,
@@ -87,8 +126,14 @@ export class PersonalizationStack extends Stack {
     new CfnOutput(this, 'ReadKeySecretArn', { value: this.credentials.readKey.secretArn, description: 'Secret holding the recommendation read key' });
     new CfnOutput(this, 'ItemsTableName', { value: this.itemStore.items.tableName });
     new CfnOutput(this, 'ProfilesTableName', { value: this.store.profiles.tableName });
-    new CfnOutput(this, 'BadEventsTableName', { value: this.store.badEvents.tableName });
     new CfnOutput(this, 'EventStreamName', { value: this.events.stream.streamName });
     new CfnOutput(this, 'ProcessorFailureQueueUrl', { value: this.processor.failureQueue.queueUrl });
+    new CfnOutput(this, 'LakeBucketName', { value: this.lake.bucket.bucketName, description: 'Event lake: events/, bad-events/, errors/' });
+    new CfnOutput(this, 'EventsDeliveryStreamName', { value: this.lake.eventsDeliveryStream.deliveryStreamName });
+    new CfnOutput(this, 'BadEventsDeliveryStreamName', { value: this.lake.badEventsDeliveryStream.deliveryStreamName });
+    new CfnOutput(this, 'LakeDatabaseName', { value: this.analytics.databaseName, description: 'Glue database of the events and bad_events tables' });
+    new CfnOutput(this, 'AthenaWorkGroupName', { value: this.analytics.workGroupName, description: 'Run lake queries (and the saved analyses) in this workgroup' });
+    new CfnOutput(this, 'AthenaResultsBucketName', { value: this.analytics.resultsBucket.bucketName });
+    new CfnOutput(this, 'TrainingFunctionName', { value: this.training.function.fn.functionName, description: 'Invoke to train now' });
   }
 }

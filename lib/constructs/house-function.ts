@@ -3,6 +3,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { IDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -27,6 +28,8 @@ export interface HouseFunctionProps {
   /** Days the function's log group keeps logs. */
   logRetentionDays: number;
   environment?: Record<string, string>;
+  /** Most concurrent executions; also reserved from the account's pool. @default - unreserved */
+  reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -55,6 +58,7 @@ export class HouseFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(10),
       tracing: Tracing.ACTIVE,
       logGroup,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       loggingFormat: LoggingFormat.JSON,
       bundling: {
         target: 'node22',
@@ -89,6 +93,13 @@ export class HouseFunction extends Construct {
   bindStream(stream: IStream, envVar: string, ...actions: string[]): this {
     stream.grant(this.fn, ...actions);
     this.fn.addEnvironment(envVar, stream.streamName);
+    return this;
+  }
+
+  /** Grants `actions` on `deliveryStream` (a Firehose delivery stream) and passes its name in `envVar`. */
+  bindDeliveryStream(deliveryStream: IDeliveryStream, envVar: string, ...actions: string[]): this {
+    deliveryStream.grant(this.fn, ...actions);
+    this.fn.addEnvironment(envVar, deliveryStream.deliveryStreamName);
     return this;
   }
 

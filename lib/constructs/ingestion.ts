@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { IDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/shared/env';
@@ -8,10 +9,15 @@ import { HouseFunction } from './house-function';
 export interface IngestionProps {
   stream: IStream;
   writeKey: ISecret;
+  /** Firehose delivery stream (Direct PUT) of the events the function rejects. */
+  badEvents: IDeliveryStream;
   logRetentionDays: number;
 }
 
-/** The ingest function: validates and enriches Segment calls and puts them on the stream (PutRecords only). */
+/**
+ * The ingest function: validates and enriches Segment calls and puts them on the stream (PutRecords only); the
+ * events it rejects go to the bad-events delivery stream.
+ */
 export class Ingestion extends Construct {
   readonly function: HouseFunction;
 
@@ -26,6 +32,7 @@ export class Ingestion extends Construct {
       logRetentionDays: props.logRetentionDays,
     })
       .bindStream(props.stream, ENV.eventStream, 'kinesis:PutRecords')
-      .bindSecret(props.writeKey, ENV.writeKeySecret);
+      .bindSecret(props.writeKey, ENV.writeKeySecret)
+      .bindDeliveryStream(props.badEvents, ENV.badEventsDeliveryStream, 'firehose:PutRecord', 'firehose:PutRecordBatch');
   }
 }

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { IDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { profileSettingsToEnv, ProfileSettings } from '../../lambdas/shared/domain/settings';
@@ -12,7 +13,8 @@ import { consumeStream } from './stream-consumer';
 export interface ProfileProcessorProps {
   stream: IStream;
   profiles: ITable;
-  badEvents: ITable;
+  /** Firehose delivery stream (Direct PUT) of rejected events. */
+  badEvents: IDeliveryStream;
   settings: ProfileSettings;
   processor: PlatformConfig['processor'];
   logRetentionDays: number;
@@ -20,7 +22,8 @@ export interface ProfileProcessorProps {
 
 /**
  * Kinesis → profile processor → DynamoDB, subscribed to the stream with the safe defaults of `consumeStream`
- * (bisection, per-record failures, bounded retries and record age, a failure queue).
+ * (bisection, per-record failures, bounded retries and record age, a failure queue). Records it rejects go to the
+ * bad-events delivery stream (Firehose → the lake's `bad-events/`).
  */
 export class ProfileProcessor extends Construct {
   readonly function: HouseFunction;
@@ -41,7 +44,7 @@ export class ProfileProcessor extends Construct {
       environment: profileSettingsToEnv(props.settings),
     })
       .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem')
-      .bindTable(props.badEvents, ENV.badEventsTable, 'dynamodb:BatchWriteItem');
+      .bindDeliveryStream(props.badEvents, ENV.badEventsDeliveryStream, 'firehose:PutRecord', 'firehose:PutRecordBatch');
 
     this.failureQueue = consumeStream(this, this.function.fn, props.stream, props.processor);
   }

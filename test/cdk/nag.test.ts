@@ -45,6 +45,26 @@ describe('cdk-nag AwsSolutions', () => {
     expect(failed).toBe(false);
   });
 
+  it('finds nothing unacknowledged when data is deleted with the stack and training is off', () => {
+    const { failed, report } = synthWithNag(() => {}, { destroyData: 'true', trainingEnabled: 'false' });
+    expect(report.pluginReports.flatMap((r) => r.violations.map((v) => v.ruleName))).toEqual([]);
+    expect(failed).toBe(false);
+  });
+
+  it('acknowledges wildcard resources only as X-Ray\'s "*" or objects under a named prefix of a bucket', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = definePlatform(app);
+    const iam5 = stack.node
+      .findAll()
+      .flatMap((construct) => construct.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.keys(m.data as Record<string, string>).map((id) => id.replace(/^annotation::/i, '')))
+      .filter((id) => id.startsWith('AwsSolutions-IAM5'));
+    for (const id of iam5) expect(id).toMatch(/^AwsSolutions-IAM5\[Resource::(\*|<\w+\.Arn>\/[a-z-]+\/([a-z-]+\/)?\*)\]$/);
+    expect(iam5).toEqual(
+      expect.arrayContaining([expect.stringMatching(/\/events\/\*\]$/), expect.stringMatching(/\/bad-events\/\*\]$/), expect.stringMatching(/\/results\/\*\]$/)]),
+    );
+  });
+
   it('would catch a violation (the check is live)', () => {
     const { failed, report } = synthWithNag((stack) => new Queue(stack, 'Plaintext', { encryption: QueueEncryption.UNENCRYPTED }));
     expect(failed).toBe(true);

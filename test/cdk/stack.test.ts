@@ -15,7 +15,7 @@ function synth(context: Record<string, unknown> = {}) {
 const { stack, template } = synth();
 const resources = (type: string) => template.findResources(type);
 const logicalIdOf = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
-type FunctionName = 'ingestion' | 'processor' | 'profileReader' | 'catalog' | 'recommend';
+type FunctionName = 'ingestion' | 'processor' | 'profileReader' | 'catalog' | 'recommend' | 'training';
 const functionOf = (name: FunctionName) => (name === 'catalog' || name === 'recommend' ? stack.recommendations[name] : stack[name].function);
 const fnId = (name: FunctionName) => logicalIdOf(functionOf(name).fn);
 
@@ -58,9 +58,9 @@ describe('profile processor event source mapping', () => {
 });
 
 describe('tables', () => {
-  it('keep profiles, bad events and items with a TTL attribute, encryption and point-in-time recovery, retained on stack deletion', () => {
+  it('keep profiles and items with a TTL attribute, encryption and point-in-time recovery, retained on stack deletion', () => {
     const tables = resources('AWS::DynamoDB::Table');
-    expect(Object.keys(tables)).toHaveLength(3);
+    expect(Object.keys(tables)).toHaveLength(2); // bad events go to the lake (batch-layer.test.ts)
     expect(Object.keys(tables)).toContain(logicalIdOf(stack.itemStore.items));
     for (const table of Object.values(tables)) {
       expect(table.Properties).toMatchObject({
@@ -83,7 +83,7 @@ describe('tables', () => {
 describe('functions', () => {
   it('run Node.js 22 on ARM64 with tracing, JSON logs and their own log group', () => {
     const functions = Object.values(resources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -97,9 +97,9 @@ describe('functions', () => {
 
   it('receive the environment variable names the handlers read', () => {
     const env = (id: string) => Object.keys(resources('AWS::Lambda::Function')[id].Properties.Environment.Variables);
-    expect(env(fnId('ingestion'))).toEqual(expect.arrayContaining([ENV.eventStream, ENV.writeKeySecret]));
+    expect(env(fnId('ingestion'))).toEqual(expect.arrayContaining([ENV.eventStream, ENV.writeKeySecret, ENV.badEventsDeliveryStream]));
     expect(env(fnId('processor'))).toEqual(
-      expect.arrayContaining([ENV.profilesTable, ENV.badEventsTable, ENV.anonymousTtlDays, ENV.knownTtlDays, ENV.dedupWindowHours, ENV.dedupMaxIds, ENV.affinityHalfLifeDays]),
+      expect.arrayContaining([ENV.profilesTable, ENV.badEventsDeliveryStream, ENV.anonymousTtlDays, ENV.knownTtlDays, ENV.dedupWindowHours, ENV.dedupMaxIds, ENV.affinityHalfLifeDays]),
     );
     expect(env(fnId('profileReader'))).toEqual(expect.arrayContaining([ENV.profilesTable, ENV.adminKeySecret]));
     expect(env(fnId('catalog'))).toEqual(expect.arrayContaining([ENV.itemsTable, ENV.adminKeySecret]));
@@ -107,6 +107,9 @@ describe('functions', () => {
       expect.arrayContaining([ENV.profilesTable, ENV.itemsTable, ENV.eventStream, ENV.readKeySecret, ENV.recommendConfig, ENV.affinityHalfLifeDays]),
     );
     expect(env(fnId('recommend'))).not.toContain(ENV.personalizeCampaignArn);
+    expect(env(fnId('training'))).toEqual(
+      expect.arrayContaining([ENV.itemsTable, ENV.athenaWorkGroup, ENV.lakeDatabase, ENV.trainingWindowDays, ENV.modelRetentionDays]),
+    );
   });
 
   it('pass the validated recommendations config to the recommend function', () => {
@@ -150,21 +153,29 @@ describe('least privilege', () => {
   ];
   const secretRead = (secret: { node: { defaultChild?: unknown } }): [string[], unknown] => [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(secret)];
 
-  it('lets the ingest function put records on the stream and read the write key, nothing else', () => {
+  const putBadEvents: [string[], unknown] = [['firehose:PutRecord', 'firehose:PutRecordBatch'], arnOf(stack.lake.badEventsDeliveryStream)];
+
+  it('lets the ingest function put records on the stream, send rejected events and read the write key, nothing else', () => {
     expect(grants(fnId('ingestion'))).toEqual(
-      expect.arrayContaining([xray, logs('ingestion'), [['kinesis:PutRecords'], arnOf(stack.events.stream)], [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(stack.credentials.writeKey)]]),
+      expect.arrayContaining([
+        xray,
+        logs('ingestion'),
+        [['kinesis:PutRecords'], arnOf(stack.events.stream)],
+        [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(stack.credentials.writeKey)],
+        putBadEvents,
+      ]),
     );
-    expect(grants(fnId('ingestion'))).toHaveLength(4);
+    expect(grants(fnId('ingestion'))).toHaveLength(5);
   });
 
-  it('lets the processor read and write profiles, write bad events, read the stream and send failures', () => {
+  it('lets the processor read and write profiles, send rejected events, read the stream and send failures', () => {
     const processorGrants = grants(fnId('processor'));
     expect(processorGrants).toEqual(
       expect.arrayContaining([
         xray,
         logs('processor'),
         [['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.profiles)],
-        [['dynamodb:BatchWriteItem'], arnOf(stack.store.badEvents)],
+        putBadEvents,
         [expect.arrayContaining(['sqs:SendMessage']), arnOf(stack.processor.failureQueue)],
         [expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards']), arnOf(stack.events.stream)],
       ]),
@@ -217,7 +228,7 @@ describe('least privilege', () => {
   });
 
   it('grants no wildcard action and no wildcard resource except for X-Ray', () => {
-    for (const id of (['ingestion', 'processor', 'profileReader', 'catalog', 'recommend'] as const).map(fnId)) {
+    for (const id of (['ingestion', 'processor', 'profileReader', 'catalog', 'recommend', 'training'] as const).map(fnId)) {
       for (const [actions, resource] of grants(id)) {
         expect(actions.some((a) => a.includes('*'))).toBe(false);
         if (resource === '*') expect(actions.every((a) => a.startsWith('xray:'))).toBe(true);
@@ -231,7 +242,7 @@ describe('Amazon Personalize', () => {
     expect(stack.personalizeForwarder).toBeUndefined();
     const custom = synth({ personalizeTrackingId: 'tracking-id-1' });
     expect(custom.stack.personalizeForwarder).toBeDefined();
-    custom.template.resourceCountIs('AWS::Lambda::Function', 6);
+    custom.template.resourceCountIs('AWS::Lambda::Function', 7);
     custom.template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [ENV.personalizeTrackingId]: 'tracking-id-1' }) } });
     custom.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
   });

@@ -1,0 +1,200 @@
+import { CfnMapping, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { Compression, DeliveryStream, EnableLogging, KinesisStreamSource, S3Bucket, StreamEncryption } from 'aws-cdk-lib/aws-kinesisfirehose';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Bucket, StorageClass } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { DEFAULT_CONFIG } from '../config';
+import { accessLogsBucket, objectsUnderFinding, privateBucket } from './buckets';
+
+/** Top-level prefixes of the lake bucket: one per table, and Firehose's error output. */
+export const LAKE_PREFIXES = { events: 'events/', badEvents: 'bad-events/', errors: 'errors/' } as const;
+
+/** Hive-style partitions by Firehose arrival time (UTC): what the Glue tables project as `dt` and `hour`. */
+export const PARTITIONS = 'dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/';
+
+/** Object suffix of every lake object: gzipped newline-delimited JSON. */
+export const LAKE_FILE_EXTENSION = '.json.gz';
+
+/** Days after which events move to S3 Intelligent-Tiering (rarely read once older than the training window's recent part). */
+const TIERING_AFTER_DAYS = 30;
+/** Rejected events are rare and read only when investigating: fewer, larger objects than the events'. */
+const BAD_EVENTS_BUFFER_SECONDS = 300;
+
+export interface EventLakeProps {
+  /** The event stream the lake records. */
+  stream: IStream;
+  /** Days events stay under `events/` (Intelligent-Tiering after 30 days). @default 730 */
+  retentionDays?: number;
+  /** Days rejected events stay under `bad-events/`. @default 90 */
+  badEventsRetentionDays?: number;
+  /** Seconds the events delivery stream buffers before writing an object (0 to 900). @default 60 */
+  bufferSeconds?: number;
+  /** Delete the buckets and their objects with the stack; otherwise they are retained. @default false */
+  destroyData?: boolean;
+  /** Days the delivery streams' error logs are kept. @default 30 */
+  logRetentionDays?: number;
+}
+
+/**
+ * The event lake: every event of the stream, and every event a function rejected, as gzipped JSON lines in S3,
+ * partitioned by arrival hour (`events/dt=…/hour=…/`, `bad-events/dt=…/hour=…/`), for Athena and training.
+ *
+ * Two Firehose delivery streams write it. `events` reads the Kinesis stream; its records are already
+ * newline-terminated JSON (the ingest function appends `\n`), so Firehose's plain concatenation is NDJSON and
+ * no processor or format conversion is needed (docs/lake-design.md: why gzip JSON and not Parquet). `bad-events`
+ * takes Direct PUTs (PutRecordBatch) of newline-terminated JSON from the functions.
+ *
+ * The bucket is not versioned, so deleting a person's objects (erasure) is final. Each delivery stream has its
+ * own role that may write only under its own prefixes, so neither can read or delete the rest of the lake.
+ */
+export class EventLake extends Construct {
+  readonly bucket: Bucket;
+  /** Target of the server access logs of this project's buckets. */
+  readonly accessLogs: Bucket;
+  /** Kinesis stream → `events/`. */
+  readonly eventsDeliveryStream: DeliveryStream;
+  /** Direct PUT → `bad-events/`; what the functions send rejected events to. */
+  readonly badEventsDeliveryStream: DeliveryStream;
+  /** `events` delivery to S3 failing (DeliveryToS3.Success below 1 over 5 minutes). No action yet. */
+  readonly eventsDeliveryAlarm: Alarm;
+  /** Events older than the freshness threshold not yet in S3 (DeliveryToS3.DataFreshness). No action yet. */
+  readonly eventsFreshnessAlarm: Alarm;
+  /** `bad-events` delivery to S3 failing. No action yet. */
+  readonly badEventsDeliveryAlarm: Alarm;
+  /** Rejected events not delivered within the freshness threshold. No action yet. */
+  readonly badEventsFreshnessAlarm: Alarm;
+
+  constructor(scope: Construct, id: string, props: EventLakeProps) {
+    super(scope, id);
+    const d = DEFAULT_CONFIG;
+    const retentionDays = props.retentionDays ?? d.lakeRetentionDays;
+    const bufferSeconds = props.bufferSeconds ?? d.lakeBufferSeconds;
+    const logRetentionDays = props.logRetentionDays ?? d.logRetentionDays;
+    const destroyData = props.destroyData ?? false;
+    this.accessLogs = accessLogsBucket(this, 'AccessLogs', { destroyData });
+    this.bucket = privateBucket(this, 'Bucket', {
+      destroyData,
+      accessLogs: this.accessLogs,
+      lifecycleRules: [
+        {
+          id: 'events',
+          prefix: LAKE_PREFIXES.events,
+          // S3 refuses an expiration that is not after the transition.
+          transitions:
+            retentionDays > TIERING_AFTER_DAYS ? [{ storageClass: StorageClass.INTELLIGENT_TIERING, transitionAfter: Duration.days(TIERING_AFTER_DAYS) }] : [],
+          expiration: Duration.days(retentionDays),
+        },
+        { id: 'bad-events', prefix: LAKE_PREFIXES.badEvents, expiration: Duration.days(props.badEventsRetentionDays ?? d.badEventsRetentionDays) },
+        { id: 'errors', prefix: LAKE_PREFIXES.errors, expiration: Duration.days(90) },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+
+    this.eventsDeliveryStream = this.deliveryStream('EventsDelivery', {
+      prefix: LAKE_PREFIXES.events,
+      errorPrefix: `${LAKE_PREFIXES.errors}events/`,
+      source: new KinesisStreamSource(props.stream),
+      bufferSeconds,
+      logRetentionDays,
+    });
+    Validations.of(this.eventsDeliveryStream).acknowledge({
+      id: 'AwsSolutions-KDF1',
+      reason: 'Firehose refuses server-side encryption on a delivery stream whose source is a Kinesis stream; the records are encrypted at rest in that stream (KMS) and in S3 (SSE-S3)',
+    });
+    this.badEventsDeliveryStream = this.deliveryStream('BadEventsDelivery', {
+      prefix: LAKE_PREFIXES.badEvents,
+      errorPrefix: `${LAKE_PREFIXES.errors}bad-events/`,
+      encryption: StreamEncryption.awsOwnedKey(),
+      bufferSeconds: BAD_EVENTS_BUFFER_SECONDS,
+      logRetentionDays,
+    });
+
+    // Every delivery stream adds Firehose's CIDR blocks per region to the stack (for VPC destinations such as
+    // Redshift); with S3 destinations nothing refers to them, and CloudFormation validation warns (W7001).
+    const stack = Stack.of(this);
+    const cidrBlocks = stack.node.children.find((c) => c instanceof CfnMapping && c.node.id.endsWith('aws-kinesisfirehose.CidrBlocks'));
+    if (cidrBlocks) stack.node.tryRemoveChild(cidrBlocks.node.id);
+
+    [this.eventsDeliveryAlarm, this.eventsFreshnessAlarm] = deliveryAlarms(this, 'Events', this.eventsDeliveryStream, bufferSeconds);
+    [this.badEventsDeliveryAlarm, this.badEventsFreshnessAlarm] = deliveryAlarms(this, 'BadEvents', this.badEventsDeliveryStream, BAD_EVENTS_BUFFER_SECONDS);
+  }
+
+  /**
+   * A delivery stream into `prefix` of the lake: gzip, `.json.gz`, partitioned by arrival hour, errors logged to its
+   * own log group, with a role of its own that may write only under `prefix` and `errorPrefix`.
+   */
+  private deliveryStream(
+    id: string,
+    options: { prefix: string; errorPrefix: string; bufferSeconds: number; logRetentionDays: number; source?: KinesisStreamSource; encryption?: StreamEncryption },
+  ): DeliveryStream {
+    const role = new Role(this, `${id}Role`, {
+      // Firehose's documented confused-deputy guard: it passes the account id as the external id.
+      assumedBy: new ServicePrincipal('firehose.amazonaws.com', { conditions: { StringEquals: { 'sts:ExternalId': Stack.of(this).account } } }),
+    });
+    const objects = [options.prefix, options.errorPrefix].map((prefix) => this.bucket.arnForObjects(`${prefix}*`));
+    // The S3 actions of Firehose's documented destination policy, objects scoped to this stream's prefixes.
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [this.bucket.bucketArn] }));
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resources: objects }));
+    const logGroup = new LogGroup(this, `${id}Logs`, { retention: options.logRetentionDays, removalPolicy: RemovalPolicy.DESTROY });
+    logGroup.grantWrite(role);
+
+    const deliveryStream = new DeliveryStream(this, id, {
+      role, // reads the source stream (the grant is added to this role)
+      source: options.source,
+      encryption: options.encryption,
+      destination: new S3Bucket(this.bucket, {
+        // Without policy updates: the destination would otherwise grant itself read, write and delete on the whole bucket.
+        role: role.withoutPolicyUpdates(),
+        dataOutputPrefix: `${options.prefix}${PARTITIONS}`,
+        errorOutputPrefix: `${options.errorPrefix}!{firehose:error-output-type}/${PARTITIONS}`,
+        compression: Compression.GZIP,
+        fileExtension: LAKE_FILE_EXTENSION,
+        bufferingInterval: Duration.seconds(options.bufferSeconds),
+        bufferingSize: Size.mebibytes(64),
+        loggingConfig: new EnableLogging(logGroup),
+      }),
+    });
+    // Firehose checks its role when the stream is created: create it once the role's policy exists.
+    deliveryStream.node.addDependency(role);
+    Validations.of(role).acknowledge(
+      {
+        id: objectsUnderFinding(this.bucket, options.prefix),
+        reason: `Firehose writes objects with generated names under ${options.prefix}; the wildcard is limited to that prefix of the lake bucket`,
+      },
+      {
+        id: objectsUnderFinding(this.bucket, options.errorPrefix),
+        reason: `Firehose writes the records it could not deliver under ${options.errorPrefix}; the wildcard is limited to that prefix of the lake bucket`,
+      },
+    );
+    return deliveryStream;
+  }
+}
+
+/**
+ * The two alarms of a delivery stream: delivery to S3 failing, and data waiting longer than 15 minutes (or the
+ * buffering interval plus 5 minutes, whichever is longer, so that a full buffer is not an alarm). Missing data is
+ * no traffic, not a failure. No actions yet: the observability issue adds the SNS topic.
+ */
+function deliveryAlarms(scope: Construct, name: string, deliveryStream: DeliveryStream, bufferSeconds: number): [Alarm, Alarm] {
+  const period = Duration.minutes(5);
+  const delivery = new Alarm(scope, `${name}DeliveryFailing`, {
+    alarmDescription: `Firehose ${name} delivery stream: deliveries to S3 are failing (see its error log group)`,
+    metric: deliveryStream.metric('DeliveryToS3.Success', { statistic: 'Average', period }),
+    threshold: 1,
+    comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
+  const freshness = new Alarm(scope, `${name}DeliveryLate`, {
+    alarmDescription: `Firehose ${name} delivery stream: records wait too long to reach S3`,
+    metric: deliveryStream.metric('DeliveryToS3.DataFreshness', { statistic: 'Maximum', period }),
+    threshold: Math.max(15 * 60, bufferSeconds + 5 * 60),
+    comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
+  return [delivery, freshness];
+}
