@@ -1,38 +1,66 @@
 #!/usr/bin/env node
 /**
- * `npm run query`: SQL over the local lake on DuckDB, with the `events` table and the Trino functions the Athena
- * analyses use (see local/lake-query.ts). The runtime does not need to be running.
+ * `npm run query`: Trino SQL over the local lake on DuckDB, with the `events` and `bad_events` tables and the Trino
+ * functions the Athena analyses use (see local/lake-query.ts). The runtime does not need to be running.
  *
  *   npm run query -- "SELECT event, count(*) AS n FROM events GROUP BY event ORDER BY n DESC"
- *   npm run query -- --data-dir /tmp/p "<SQL>"     or PERSONALIZATION_DATA_DIR
- *   npm run query -- --json "<SQL>"                 one JSON object per row instead of a table
+ *   npm run query -- --list                          the saved analyses (analytics/*.sql): name, title, description
+ *   npm run query -- --named daily-active-users      run a saved analysis
+ *   npm run query -- --data-dir /tmp/p "<SQL>"       or PERSONALIZATION_DATA_DIR
+ *   npm run query -- --json "<SQL>"                  one JSON object per row instead of a table
  */
 import { parseArgs } from 'node:util';
+import { Analysis, findAnalysis, loadAnalyses } from '../analytics';
 import { dataDirOf } from '../local/clients';
 import { openLake, Row } from '../local/lake-query';
 import { lakeDirOf } from '../local/runtime';
 
-const USAGE = 'Usage: npm run query -- [--data-dir .local-data] [--json] "<SQL>"';
+const USAGE = [
+  'Usage: npm run query -- [--data-dir .local-data] [--json] "<SQL>"',
+  '       npm run query -- [--data-dir .local-data] [--json] --named <analysis>',
+  '       npm run query -- --list',
+].join('\n');
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { 'data-dir': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      named: { type: 'string' },
+      list: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
   });
-  if (values.help || positionals.length !== 1) {
+  if (values.list && positionals.length === 0 && values.named === undefined) {
+    printList(loadAnalyses(), values.json);
+    return;
+  }
+  const named = values.named !== undefined;
+  if (values.help || values.list || positionals.length !== (named ? 0 : 1)) {
     console.log(USAGE);
     if (!values.help) process.exitCode = 2;
     return;
   }
-  const dataDir = dataDirOf(values['data-dir']);
-  const lake = await openLake(lakeDirOf(dataDir));
+  // Resolve the analysis before opening the lake, so a wrong name fails fast with the list of names.
+  const sql = named ? findAnalysis(values.named as string).sql : positionals[0];
+  const lake = await openLake(lakeDirOf(dataDirOf(values['data-dir'])));
   try {
-    const rows = await lake.run(positionals[0]);
+    const rows = await lake.run(sql);
     if (values.json) for (const row of rows) console.log(JSON.stringify(row));
     else printTable(rows);
   } finally {
     lake.close();
   }
+}
+
+function printList(analyses: Analysis[], json: boolean): void {
+  if (json) {
+    for (const { name, title, description } of analyses) console.log(JSON.stringify({ name, title, description }));
+    return;
+  }
+  for (const { name, title, description } of analyses) console.log(`${name}\n  ${title}\n  ${description}\n`);
+  console.log(`Run one with: npm run query -- --named <name>`);
 }
 
 /** Rows as an aligned text table, then the row count. */
