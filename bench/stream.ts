@@ -27,20 +27,24 @@ export interface StreamSpec {
 }
 
 export function generateStream(spec: StreamSpec): StreamEvent[] {
+  return Array.from(streamEvents(spec));
+}
+
+/** The events of `generateStream`, one at a time (for streams too large to hold in memory). */
+export function* streamEvents(spec: StreamSpec): Generator<StreamEvent> {
   const random = mulberry32(spec.seed);
   const pickUser = zipfSampler(spec.users, spec.zipfExponent, random);
   const pickItem = zipfSampler(spec.items, 1.0, random);
   const start = Date.UTC(2026, 0, 1);
-  const events: StreamEvent[] = [];
   let clock = start;
   let n = 0;
 
-  while (events.length < spec.events) {
+  while (n < spec.events) {
     const user = pickUser();
     const userId = user % 3 === 0 ? undefined : `user-${user}`; // a third of visitors are anonymous
     const anonymousId = `anon-${user}`;
     const size = spec.meanFlushSize <= 1 ? 1 : 1 + Math.floor(-Math.log(1 - random()) * (spec.meanFlushSize - 1)); // geometric-ish
-    for (let i = 0; i < size && events.length < spec.events; i++) {
+    for (let i = 0; i < size && n < spec.events; i++) {
       clock += Math.floor(random() * 50);
       const item = pickItem();
       const product = { product_id: `item-${item}`, category: `category-${item % spec.categories}`, price: 5 + (item % 50) * 3 };
@@ -62,10 +66,9 @@ export function generateStream(spec: StreamSpec): StreamEvent[] {
         { receivedAt: clock + 20, sourceId: 'src_bench' },
       );
       if (typeof enriched === 'string') throw new Error(`Generated an invalid event: ${enriched}`);
-      events.push(enriched);
+      yield enriched;
     }
   }
-  return events;
 }
 
 /** Kinesis records as the event source mapping hands them to the processor. */

@@ -17,6 +17,11 @@ export interface Interaction {
   categories?: string[];
   /** Explicit strength of the signal (e.g. a rating); overrides the event's weight. */
   weight?: number;
+  /**
+   * How many identical interactions this row stands for (an aggregate, as the lake's aggregate query returns
+   * them): the weight and the category counts are multiplied by it, and `at` is the latest of them. @default 1
+   */
+  count?: number;
 }
 
 /** An item with a score and its categories, as neighbour lists and popularity lists hold them. */

@@ -113,8 +113,9 @@ interface Columns {
 /**
  * Trains the model: neighbours per item and popularity lists.
  *
- * @param interactions each interaction's weight is `weight` when given, else `INTERACTION_WEIGHTS[event]`;
- *   interactions with an unknown event, or a weight that is not positive, are ignored.
+ * @param interactions each interaction's weight is `weight` when given, else `INTERACTION_WEIGHTS[event]`, times its
+ *   `count` (an aggregate row stands for `count` interactions); interactions with an unknown event, or a weight that
+ *   is not positive, are ignored.
  * @param catalog item categories (normalized here) and creation times. An item in the catalog takes the catalog's
  *   categories, one only seen in events takes the categories its events named. Catalog items nobody interacted
  *   with are appended at the tail of their categories' lists, newest first, so new items can surface through
@@ -158,6 +159,8 @@ interface RawInteractions {
   /** Per item index: categories its events named, with counts. */
   categoryCounts: Array<Map<string, number>>;
   newest: number;
+  /** Interactions read, aggregates counted by their `count`. */
+  total: number;
 }
 
 /** Reads the interactions once (the input may be a one-shot stream), keeping those with a positive weight. */
@@ -171,21 +174,24 @@ function readInteractions(interactions: Iterable<Interaction>): RawInteractions 
     at: [],
     categoryCounts: [],
     newest: -Infinity,
+    total: 0,
   };
   for (const x of interactions) {
     const w = x.weight ?? (Object.hasOwn(INTERACTION_WEIGHTS, x.event) ? INTERACTION_WEIGHTS[x.event] : undefined);
-    if (w === undefined || !(w > 0) || !Number.isFinite(w) || !Number.isFinite(x.at)) continue;
+    const count = x.count ?? 1;
+    if (w === undefined || !(w > 0) || !Number.isFinite(w) || !Number.isFinite(x.at) || !(count > 0) || !Number.isFinite(count)) continue;
     const i = indexOf(raw.itemIndex, x.itemId);
     if (i === raw.categoryCounts.length) raw.categoryCounts.push(new Map());
     for (const value of x.categories ?? []) {
       const c = normalizeCategory(value);
-      if (c !== undefined) raw.categoryCounts[i].set(c, (raw.categoryCounts[i].get(c) ?? 0) + 1);
+      if (c !== undefined) raw.categoryCounts[i].set(c, (raw.categoryCounts[i].get(c) ?? 0) + count);
     }
     raw.subject.push(indexOf(raw.subjectIndex, x.subject));
     raw.item.push(i);
-    raw.weight.push(w);
+    raw.weight.push(w * count);
     raw.at.push(x.at);
     raw.newest = Math.max(raw.newest, x.at);
+    raw.total += count;
   }
   return raw;
 }
@@ -238,7 +244,7 @@ function buildMatrix(interactions: Iterable<Interaction>, opts: TrainingOptions)
   return {
     itemIds,
     subjects: raw.subjectIndex.size,
-    interactions: order.length,
+    interactions: raw.total,
     rowStart,
     items: Int32Array.from(items),
     values: Float64Array.from(values),
@@ -359,10 +365,13 @@ function cosineNeighbours(m: Matrix, cols: Columns, itemCount: number, k: number
         acc[j] += xi * m.values[e];
       }
     }
-    const list: IndexedList = touched.map((j) => [j, acc[j] / (norm[i] * norm[j])]);
-    for (const j of touched) acc[j] = 0;
+    const best = new TopK(k, strongerFirst);
+    for (const j of touched) {
+      best.offer(j, acc[j] / (norm[i] * norm[j]));
+      acc[j] = 0;
+    }
     touched.length = 0;
-    lists.push(topK(list, k));
+    lists.push(best.sorted());
   }
   return lists;
 }
@@ -389,17 +398,16 @@ function easeNeighbours(m: Matrix, easeItems: readonly number[], lambda: number,
   const result = new Map<number, IndexedList>();
   for (let j = 0; j < n; j++) {
     const row = j * n;
-    const positive: IndexedList = [];
-    const negative: IndexedList = [];
+    const positive = new TopK(k, strongerFirst);
+    const negative = new TopK(negatives, mostNegativeFirst);
     for (let i = 0; i < n; i++) {
       // B[j,i] = −P[j,i] / P[i,i].
       const b = i === j ? 0 : -p[row + i] / p[i * n + i];
-      if (b > 0) positive.push([easeItems[i], b]);
-      else if (b < 0 && negatives > 0) negative.push([easeItems[i], b]);
+      if (b > 0) positive.offer(easeItems[i], b);
+      else if (b < 0) negative.offer(easeItems[i], b);
     }
     // Strongest positive first, then the most negative (most negative first).
-    const strongestNegative = negative.sort((a, b) => a[1] - b[1] || a[0] - b[0]).slice(0, negatives);
-    result.set(easeItems[j], [...topK(positive, k), ...strongestNegative]);
+    result.set(easeItems[j], [...positive.sorted(), ...negative.sorted()]);
   }
   return result;
 }
@@ -543,8 +551,65 @@ function median(values: number[]): number {
 }
 
 /** The `k` strongest entries, strongest first; ties go to the smaller index (= smaller itemId). */
-function topK(list: IndexedList, k: number): IndexedList {
-  return list.sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k);
+/** Whether entry (i, x) ranks before (j, y): a strict total order (ties go to the lower index). */
+type Ranking = (i: number, x: number, j: number, y: number) => boolean;
+const strongerFirst: Ranking = (i, x, j, y) => x > y || (x === y && i < j);
+const mostNegativeFirst: Ranking = (i, x, j, y) => x < y || (x === y && i < j);
+
+/**
+ * The `k` first entries offered, by `before`, in O(n log k) time and O(k) memory: a heap whose root is the last of
+ * those kept. Training offers every entry of every item's row (millions), so sorting each row in full cost more
+ * than the EASE inversion.
+ */
+class TopK {
+  private readonly index: number[] = [];
+  private readonly score: number[] = [];
+
+  constructor(
+    private readonly k: number,
+    private readonly before: Ranking,
+  ) {}
+
+  offer(i: number, x: number): void {
+    const { index, score, before } = this;
+    if (index.length < this.k) {
+      // Sift up: a parent must rank after its children.
+      let c = index.length;
+      index.push(i);
+      score.push(x);
+      while (c > 0) {
+        const parent = (c - 1) >> 1;
+        if (!before(index[parent], score[parent], index[c], score[c])) break;
+        this.swap(c, parent);
+        c = parent;
+      }
+    } else if (this.k > 0 && before(i, x, index[0], score[0])) {
+      index[0] = i;
+      score[0] = x;
+      // Sift down: move the new root below any child that ranks after it.
+      for (let c = 0; ; ) {
+        const l = 2 * c + 1;
+        const r = l + 1;
+        let last = c;
+        if (l < index.length && before(index[last], score[last], index[l], score[l])) last = l;
+        if (r < index.length && before(index[last], score[last], index[r], score[r])) last = r;
+        if (last === c) break;
+        this.swap(c, last);
+        c = last;
+      }
+    }
+  }
+
+  /** The kept entries, first first. */
+  sorted(): IndexedList {
+    const list: IndexedList = this.index.map((i, n) => [i, this.score[n]]);
+    return list.sort((a, b) => (this.before(a[0], a[1], b[0], b[1]) ? -1 : 1));
+  }
+
+  private swap(a: number, b: number): void {
+    [this.index[a], this.index[b]] = [this.index[b], this.index[a]];
+    [this.score[a], this.score[b]] = [this.score[b], this.score[a]];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
