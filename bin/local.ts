@@ -60,7 +60,7 @@ Personalization platform running locally
   admin key      ${adminKey}${note(adminKey, DEV_KEYS.admin)}   PERSONALIZATION_ADMIN_KEY
   read key       ${readKey}${note(readKey, DEV_KEYS.read)}   PERSONALIZATION_READ_KEY
   data           ${dataDir}${values.fresh ? ' (fresh)' : ''}
-  event lake     ${runtime.lakeDir}
+  event lake     ${runtime.lakeDir}   (npm run query -- --list)
   DynamoDB       ${runtime.endpoints.dynamodb}
   Kinesis        ${runtime.endpoints.kinesis}`);
 
@@ -78,7 +78,9 @@ ${recommend(`anonymousId=${encodeURIComponent(anonymousId)}`)}
   # more like ${itemId}
 ${recommend(`anonymousId=new-visitor&itemId=${encodeURIComponent(itemId)}`)}
   # the known user's profile
-  curl -u ${adminKey}: ${runtime.url}/v1/profiles/${encodeURIComponent(userId)}`);
+  curl -u ${adminKey}: ${runtime.url}/v1/profiles/${encodeURIComponent(userId)}
+  # a saved analysis of the lake
+  npm run query -- --named top-items`);
   } else {
     console.log(`
 Try:
@@ -86,8 +88,9 @@ Try:
     -d '{"userId":"u1","event":"Product Viewed","properties":{"product_id":"p1","category":"Shoes"}}'
   curl -u ${adminKey}: ${runtime.url}/v1/profiles/u1
 ${recommend('userId=u1')}
-  npm run train          retrain on every event so far
-  npm start -- --demo    a generated shop to try it with`);
+  npm run train                          retrain on the lake's last 90 days
+  npm run query -- --named top-items     a saved analysis of the lake (--list shows them all)
+  npm start -- --demo                    a generated shop to try it with`);
   }
   console.log(`\nCtrl-C stops; data stays in ${dataDir}.`);
 

@@ -263,9 +263,10 @@ describe('scoreItems: performance', () => {
     const perf = perfInput(50, 100);
     expect(scoreItems(perf).length).toBeGreaterThan(1000);
     for (let k = 0; k < 200; k++) scoreItems(perf);
-    // Best of up to three measurements: a shared CI box's other jobs can stall any one of them; slow code fails all.
+    // Best of up to five measurements: a shared CI box's other jobs (and its neighbours on the host) can stall any one
+    // of them; slow code fails all.
     let best = Infinity;
-    for (let trial = 0; trial < 3 && best >= 5; trial++) best = Math.min(best, p99(() => scoreItems(perf), 2000));
+    for (let trial = 0; trial < 5 && best >= 5; trial++) best = Math.min(best, p99(() => scoreItems(perf), 2000));
     expect(best).toBeLessThan(5);
   });
 });
