@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import * as path from 'node:path';
 import { PUT_RECORD_BATCH_LIMITS } from '../lambdas/shared/store/bad-event-store';
-import { compactUtc, writeGzipAtomically } from './lake-writer';
+import { compactUtc, pad, writeGzipAtomically } from './lake-writer';
 import { LOCAL_ACCOUNT, LocalDeliveryStream } from './template-model';
 
 /**
@@ -72,7 +72,6 @@ export function firehoseStub(deliveryStreams: readonly LocalDeliveryStream[], la
   });
 }
 
-const pad = (n: number) => String(n).padStart(2, '0');
 /** The pattern letters of `!{timestamp:…}` the local Firehose knows (Java DateTimeFormatter's, in UTC). */
 const TIMESTAMP_FIELDS: Record<string, (d: Date) => string> = {
   yyyy: (d) => String(d.getUTCFullYear()),

@@ -170,7 +170,8 @@ function parseJson(text: string): unknown {
   }
 }
 
-const pad = (n: number) => String(n).padStart(2, '0');
+/** Two-digit zero padding of date fields. */
+export const pad = (n: number) => String(n).padStart(2, '0');
 
 /** `dt=YYYY-MM-DD/hour=HH` of an epoch-ms time, in UTC. */
 function partitionOf(ms: number): string {
