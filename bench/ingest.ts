@@ -25,6 +25,7 @@ import { decodeRecord } from '../lambdas/process/records';
 import { updateProfiles } from '../lambdas/process/update-profiles';
 import { DEFAULT_PROFILE_SETTINGS } from '../lambdas/shared/domain/settings';
 import { ENV, PROFILES_KEY } from '../lambdas/shared/env';
+import { DynamoDbIdentityStore } from '../lambdas/shared/store/identity-store';
 import { DynamoDbProfileStore } from '../lambdas/shared/store/profile-store';
 import { DEFAULT_CONFIG } from '../lib/config';
 import { listen } from '../local/emulators';
@@ -36,6 +37,7 @@ import { startEmulator } from './support';
 const SHARD_RECORDS_PER_SECOND = 1000;
 const COALESCED_TABLE = 'bench-coalesced';
 const BASELINE_TABLE = 'bench-baseline';
+const IDENTITIES_TABLE = 'bench-identities';
 const BAD_EVENTS_DELIVERY_STREAM = 'bench-bad-events';
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     AWS_ENDPOINT_URL_DYNAMODB: endpoint,
     AWS_ENDPOINT_URL_FIREHOSE: firehoseEndpoint,
     [ENV.profilesTable]: COALESCED_TABLE,
+    [ENV.identitiesTable]: IDENTITIES_TABLE,
     [ENV.badEventsDeliveryStream]: BAD_EVENTS_DELIVERY_STREAM,
     POWERTOOLS_SERVICE_NAME: 'bench',
     POWERTOOLS_METRICS_DISABLED: 'true',
@@ -97,7 +100,7 @@ async function main(): Promise<void> {
     const batches = chunk(records, batchSize);
     const distinct = batches.reduce((sum, b) => sum + new Set(b.map((r) => r.kinesis.partitionKey)).size, 0) / batches.length;
 
-    for (const table of [COALESCED_TABLE, BASELINE_TABLE]) await recreateTable(dynamodb, table);
+    for (const table of [COALESCED_TABLE, BASELINE_TABLE, IDENTITIES_TABLE]) await recreateTable(dynamodb, table);
 
     const coalesced = await timed(writeCount, dynamodb, COALESCED_TABLE, records.length, async () => {
       for (const batch of batches) {
@@ -107,10 +110,11 @@ async function main(): Promise<void> {
     });
 
     const store = new DynamoDbProfileStore(dynamodb, BASELINE_TABLE);
+    const identities = new DynamoDbIdentityStore(dynamodb, IDENTITIES_TABLE);
     const perRecord = async (record: KinesisStreamRecord) => {
       const decoded = decodeRecord(record);
       if (!('event' in decoded)) throw new Error(decoded.bad.reason);
-      const { failed } = await updateProfiles([decoded.event], { profiles: store, settings: DEFAULT_PROFILE_SETTINGS, now: Date.now });
+      const { failed } = await updateProfiles([decoded.event], { profiles: store, identities, settings: DEFAULT_PROFILE_SETTINGS, now: Date.now });
       if (failed.size > 0) throw [...failed.values()][0];
     };
     const baseline = await timed(writeCount, dynamodb, BASELINE_TABLE, records.length, async () => {

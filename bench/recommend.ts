@@ -26,10 +26,12 @@ import { builtInCandidates, listsToFetch, ruleContextOf, signalsOf } from '../la
 import { DEFAULT_PROFILE_SETTINGS } from '../lambdas/shared/domain/settings';
 import { trainModel } from '../lambdas/shared/domain/training';
 import { CachedModelStore, DynamoDbModelStore, ModelStore } from '../lambdas/shared/store/model-store';
+import { DynamoDbIdentityStore, IdentityStore } from '../lambdas/shared/store/identity-store';
 import { DynamoDbProfileStore, ProfileStore } from '../lambdas/shared/store/profile-store';
 import { createPkTable } from '../test/support/dynalite';
 import { apiEvent, basicAuth } from '../test/support/http';
 import { InMemoryModelStore } from '../test/support/in-memory-model-store';
+import { InMemoryIdentityStore } from '../test/support/in-memory-identity-store';
 import { InMemoryProfileStore } from '../test/support/in-memory-profile-store';
 import { disabledMetrics, silentLogger } from '../test/support/powertools';
 import { mulberry32 } from '../local/random';
@@ -122,9 +124,10 @@ class CallLog {
   }
 }
 
-function timedStores(profiles: ProfileStore, model: ModelStore, log: CallLog): { profiles: ProfileStore; model: ModelStore } {
+function timedStores(profiles: ProfileStore, identities: IdentityStore, model: ModelStore, log: CallLog): { profiles: ProfileStore; identities: IdentityStore; model: ModelStore } {
   return {
     profiles: { get: (id) => log.time(() => profiles.get(id)), getMany: (ids) => log.time(() => profiles.getMany(ids)), put: (r, v) => log.time(() => profiles.put(r, v)) },
+    identities: { getMany: (ids) => log.time(() => identities.getMany(ids)), link: (l) => identities.link(l), putAll: (l) => identities.putAll(l), deleteAll: (ids) => identities.deleteAll(ids) },
     model: { servingState: () => log.time(() => model.servingState()), lists: (v, ids, cats) => log.time(() => model.lists(v, ids, cats)) },
   };
 }
@@ -136,9 +139,9 @@ interface StoreRun {
   storeCalls: number;
 }
 
-async function runHandler(name: string, profiles: ProfileStore, model: ModelStore, reqs: Request[]): Promise<StoreRun> {
+async function runHandler(name: string, profiles: ProfileStore, identities: IdentityStore, model: ModelStore, reqs: Request[]): Promise<StoreRun> {
   const log = new CallLog();
-  const stores = timedStores(profiles, model, log);
+  const stores = timedStores(profiles, identities, model, log);
   const deps: RecommendDeps = {
     ...stores,
     events: { put: async () => ({ failed: [] }) },
@@ -219,7 +222,7 @@ async function main(): Promise<void> {
   // In memory.
   const memoryProfiles = new InMemoryProfileStore();
   for (const record of profiles.values()) memoryProfiles.seed(record);
-  const memory = await runHandler('in-memory store', memoryProfiles, new InMemoryModelStore(model, 'v1'), reqs);
+  const memory = await runHandler('in-memory store', memoryProfiles, new InMemoryIdentityStore(), new InMemoryModelStore(model, 'v1'), reqs);
 
   // Pure compute, measured while no other process (the emulator) competes for the CPU.
   const targetProfiles = new Map([...profiles].map(([id, r]) => [id, { ...r, state: { ...r.state, recent: r.state.recent.slice(0, TARGET_RECENT) } }]));
@@ -236,13 +239,13 @@ async function main(): Promise<void> {
   const emulator = await startEmulator();
   try {
     const { dynamodb } = emulator;
-    for (const table of ['bench-profiles', 'bench-items']) await createPkTable(dynamodb, table);
+    for (const table of ['bench-profiles', 'bench-identities', 'bench-items']) await createPkTable(dynamodb, table);
     const profileStore = new DynamoDbProfileStore(dynamodb, 'bench-profiles');
     for (const record of profiles.values()) await profileStore.put(record, undefined);
     const modelStore = new DynamoDbModelStore(dynamodb, 'bench-items');
     await modelStore.writeVersion('v1', model, 86_400, NOW);
     await modelStore.switchTo({ version: 'v1', algorithm: model.algorithm, trainedAt: model.trainedAt, stats: model.stats, global: model.popularity.global, trending: model.popularity.trending }, undefined);
-    const emulated = await runHandler('DynamoDB emulator', profileStore, new CachedModelStore(modelStore, 10_000), reqs);
+    const emulated = await runHandler('DynamoDB emulator', profileStore, new DynamoDbIdentityStore(dynamodb, 'bench-identities'), new CachedModelStore(modelStore, 10_000), reqs);
 
     console.log(`\n${'handler, warm'.padEnd(22)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}  round trips (max)  store calls/request`);
     for (const run of [memory, emulated]) {

@@ -144,6 +144,7 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
       dedupWindowHours: num('dedupWindowHours', d.profiles.dedupWindowHours, 1, 24 * 90),
       dedupMaxIds: num('dedupMaxIds', d.profiles.dedupMaxIds, 100, 5000),
       affinityHalfLifeDays: num('affinityHalfLifeDays', d.profiles.affinityHalfLifeDays, 0.01, 3650, false),
+      deviceLinking: flag('deviceLinking', d.profiles.deviceLinking),
     },
     processor: {
       batchSize: num('processorBatchSize', d.processor.batchSize, 1, 10_000),

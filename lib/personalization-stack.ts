@@ -64,6 +64,7 @@ export class PersonalizationStack extends Stack {
     this.processor = new ProfileProcessor(this, 'Processor', {
       stream: this.events.stream,
       profiles: this.store.profiles,
+      identities: this.store.identities,
       badEvents: this.lake.badEventsDeliveryStream,
       settings: config.profiles,
       processor: config.processor,
@@ -71,6 +72,7 @@ export class PersonalizationStack extends Stack {
     });
     this.profileReader = new ProfileReader(this, 'ProfileReader', {
       profiles: this.store.profiles,
+      identities: this.store.identities,
       adminKey: this.credentials.adminKey,
       settings: config.profiles,
       logRetentionDays,
@@ -79,6 +81,7 @@ export class PersonalizationStack extends Stack {
     this.recommendations = new RecommendationApi(this, 'Recommendations', {
       items: this.itemStore.items,
       profiles: this.store.profiles,
+      identities: this.store.identities,
       stream: this.events.stream,
       adminKey: this.credentials.adminKey,
       readKey: this.credentials.readKey,
@@ -126,6 +129,7 @@ export class PersonalizationStack extends Stack {
     new CfnOutput(this, 'ReadKeySecretArn', { value: this.credentials.readKey.secretArn, description: 'Secret holding the recommendation read key' });
     new CfnOutput(this, 'ItemsTableName', { value: this.itemStore.items.tableName });
     new CfnOutput(this, 'ProfilesTableName', { value: this.store.profiles.tableName });
+    new CfnOutput(this, 'IdentitiesTableName', { value: this.store.identities.tableName });
     new CfnOutput(this, 'EventStreamName', { value: this.events.stream.streamName });
     new CfnOutput(this, 'ProcessorFailureQueueUrl', { value: this.processor.failureQueue.queueUrl });
     new CfnOutput(this, 'LakeBucketName', { value: this.lake.bucket.bucketName, description: 'Event lake: events/, bad-events/, errors/' });

@@ -5,6 +5,7 @@ import { profileSettingsFromEnv } from '../shared/domain/settings';
 import { ENV, requireEnv } from '../shared/env';
 import { createInstrumentation, instrumented } from '../shared/instrumentation';
 import { FirehoseBadEventStore } from '../shared/store/bad-event-store';
+import { DynamoDbIdentityStore } from '../shared/store/identity-store';
 import { DynamoDbProfileStore } from '../shared/store/profile-store';
 import { CoalescingKinesisProcessor } from './coalescing-processor';
 import { processRecords } from './process-records';
@@ -13,6 +14,7 @@ const tools = createInstrumentation();
 const dynamodb = tools.tracer.captureAWSv3Client(dynamoDbClient());
 const deps = {
   profiles: new DynamoDbProfileStore(dynamodb, requireEnv(ENV.profilesTable)),
+  identities: new DynamoDbIdentityStore(dynamodb, requireEnv(ENV.identitiesTable)),
   badEvents: new FirehoseBadEventStore(tools.tracer.captureAWSv3Client(firehoseClient()), requireEnv(ENV.badEventsDeliveryStream)),
   settings: profileSettingsFromEnv(),
   now: Date.now,

@@ -2,7 +2,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { StreamEvent } from '../shared/domain/event-schema';
-import { profileIdOf } from '../shared/domain/profile';
 import { BadEvent, BadEventStore } from '../shared/store/bad-event-store';
 import { decodeRecord } from './records';
 import { updateProfiles, UpdateDeps } from './update-profiles';
@@ -39,12 +38,12 @@ export async function processRecords(records: KinesisStreamRecord[], deps: Proce
 
   const { failed, stats } = await updateProfiles(valid.map((v) => v.event), deps);
   for (const { record, event } of valid) {
-    const error = failed.get(profileIdOf(event));
+    const error = failed.get(event);
     if (error) failures.set(record, error);
   }
   if (failed.size > 0) {
     deps.logger.error('Profiles not written; their records will be retried', {
-      profiles: failed.size,
+      events: failed.size,
       firstError: [...failed.values()][0]?.message,
     });
   }
@@ -55,6 +54,8 @@ export async function processRecords(records: KinesisStreamRecord[], deps: Proce
   metrics.addMetric('ProfileWrites', MetricUnit.Count, stats.writes);
   metrics.addMetric('DuplicateEvents', MetricUnit.Count, stats.duplicates);
   metrics.addMetric('WriteConflicts', MetricUnit.Count, stats.conflicts);
+  metrics.addMetric('ProfilesMerged', MetricUnit.Count, stats.merges);
+  metrics.addMetric('IdentityLinkConflicts', MetricUnit.Count, stats.linkConflicts);
   metrics.addMetric('RecordsFailed', MetricUnit.Count, failures.size);
   return failures;
 }

@@ -9,6 +9,7 @@ import { KinesisEventStream } from '../shared/store/event-stream';
 import { SecretsManagerKeyStore } from '../shared/store/key-store';
 import { CachedModelStore, DynamoDbModelStore } from '../shared/store/model-store';
 import { DEFAULT_PERSONALIZE_TIMEOUT_MS, PersonalizeRecommender } from '../shared/store/personalize-recommender';
+import { DynamoDbIdentityStore } from '../shared/store/identity-store';
 import { DynamoDbProfileStore } from '../shared/store/profile-store';
 import { handleRecommend, RecommendDeps } from './recommend';
 
@@ -19,6 +20,7 @@ const config = resolveRecommendConfig(JSON.parse(process.env[ENV.recommendConfig
 
 const deps: RecommendDeps = {
   profiles: new DynamoDbProfileStore(dynamodb, requireEnv(ENV.profilesTable)),
+  identities: new DynamoDbIdentityStore(dynamodb, requireEnv(ENV.identitiesTable)),
   model: new CachedModelStore(new DynamoDbModelStore(dynamodb, requireEnv(ENV.itemsTable)), config.modelCacheSeconds * 1000),
   events: new KinesisEventStream(tools.tracer.captureAWSv3Client(kinesisClient()), requireEnv(ENV.eventStream)),
   readKeys: new SecretsManagerKeyStore(tools.tracer.captureAWSv3Client(secretsManagerClient()), requireEnv(ENV.readKeySecret)),

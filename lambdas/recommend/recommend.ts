@@ -7,7 +7,6 @@ import { LIMITS, StreamEvent } from '../shared/domain/event-schema';
 import { assignVariant } from '../shared/domain/experiments';
 import { validateMessage } from '../shared/domain/ingestion';
 import { profileIdOf } from '../shared/domain/profile';
-import { isExpired } from '../shared/domain/profile-record';
 import { ResolvedRecommendConfig, ServingSettings, Strategy } from '../shared/domain/recommend-config';
 import { applyRules, Candidate } from '../shared/domain/rules';
 import { builtInCandidates, listsToFetch, PersonalSignals, ruleContextOf, signalsOf } from '../shared/domain/serving';
@@ -16,13 +15,12 @@ import type { EventStream } from '../shared/store/event-stream';
 import type { KeyStore } from '../shared/store/key-store';
 import type { ModelStore, ServingState } from '../shared/store/model-store';
 import type { PersonalizeRecommender } from '../shared/store/personalize-recommender';
-import type { ProfileStore } from '../shared/store/profile-store';
+import { ProfileStores, readCanonicalProfile } from '../shared/store/canonical-profile';
 
 /** A recommender outside this platform (Amazon Personalize) that a strategy can delegate to. */
 export type ExternalRecommender = Pick<PersonalizeRecommender, 'recommend'>;
 
-export interface RecommendDeps {
-  profiles: ProfileStore;
+export interface RecommendDeps extends ProfileStores {
   model: ModelStore;
   events: EventStream;
   readKeys: KeyStore;
@@ -80,11 +78,12 @@ export async function handleRecommend(event: APIGatewayProxyEvent, deps: Recomme
 }
 
 export async function recommend(request: RecommendationRequest, deps: RecommendDeps): Promise<RecommendationResponse> {
-  const person = (request.userId ?? request.anonymousId) as string;
-  const [record, state] = await Promise.all([deps.profiles.get(profileIdOf(request)), deps.model.servingState()]);
   const now = deps.now();
-  const profile = record && !isExpired(record, now) ? record.state : undefined;
+  const [{ record }, state] = await Promise.all([readCanonicalProfile(profileIdOf(request), deps, now), deps.model.servingState()]);
+  const profile = record?.state;
   const signals = signalsOf(profile, now, deps.affinityHalfLifeDays);
+  // The person behind any of their linked ids: one variant on every device.
+  const person = profile?.userId ?? ((request.userId ?? request.anonymousId) as string);
 
   const experiment = deps.config.experiment;
   const variant = experiment ? assignVariant(experiment, person) : { name: 'default', settings: deps.config.defaults };

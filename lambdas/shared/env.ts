@@ -6,6 +6,10 @@
 /** Environment variables the functions read. `lib/` sets exactly these. */
 export const ENV = {
   profilesTable: 'PROFILES_TABLE_NAME',
+  /** Identity links: every linked id → its canonical profile id. */
+  identitiesTable: 'IDENTITIES_TABLE_NAME',
+  /** `true` to link anonymous profiles to the known user of the same `context.device.id` (history only). */
+  deviceLinking: 'IDENTITY_DEVICE_LINKING',
   /** Firehose delivery stream (Direct PUT) that lands rejected events in the lake's `bad-events/` table. */
   badEventsDeliveryStream: 'BAD_EVENTS_DELIVERY_STREAM',
   eventStream: 'EVENT_STREAM_NAME',
@@ -34,6 +38,8 @@ export const ENV = {
 
 /** Key schema of the profiles table: one item per profile, `pk` = profile id (see `profileIdOf`). */
 export const PROFILES_KEY = { partitionKey: 'pk' } as const;
+/** Key schema of the identities table: one item per linked id (`user#…`, `anon#…`, `device#…`). */
+export const IDENTITIES_KEY = { partitionKey: 'pk' } as const;
 /**
  * Key schema of the items table: one partition key, with a prefix per kind of item (see `store/items-table.ts`):
  * the catalog, the unavailable-items set, and each model version's manifest, neighbour lists and popularity lists.
@@ -56,4 +62,12 @@ export function numberEnv(name: string, fallback: number, env: NodeJS.ProcessEnv
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`Environment variable ${name} must be a positive number, got "${raw}"`);
   return value;
+}
+
+/** Reads `true` or `false` from the environment, or the default when unset. */
+export function booleanEnv(name: string, fallback: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new Error(`Environment variable ${name} must be true or false, got "${raw}"`);
 }

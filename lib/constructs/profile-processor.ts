@@ -13,6 +13,7 @@ import { consumeStream } from './stream-consumer';
 export interface ProfileProcessorProps {
   stream: IStream;
   profiles: ITable;
+  identities: ITable;
   /** Firehose delivery stream (Direct PUT) of rejected events. */
   badEvents: IDeliveryStream;
   settings: ProfileSettings;
@@ -44,6 +45,7 @@ export class ProfileProcessor extends Construct {
       environment: profileSettingsToEnv(props.settings),
     })
       .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem')
+      .bindTable(props.identities, ENV.identitiesTable, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem')
       .bindDeliveryStream(props.badEvents, ENV.badEventsDeliveryStream, 'firehose:PutRecord', 'firehose:PutRecordBatch');
 
     this.failureQueue = consumeStream(this, this.function.fn, props.stream, props.processor);

@@ -8,12 +8,13 @@ import { HouseFunction } from './house-function';
 
 export interface ProfileReaderProps {
   profiles: ITable;
+  identities: ITable;
   adminKey: ISecret;
   settings: ProfileSettings;
   logRetentionDays: number;
 }
 
-/** `GET /v1/profiles/{userId}`: reads one profile (GetItem only), behind the admin key. */
+/** `GET /v1/profiles/{userId}`: reads the person's profile by any linked id (reads only), behind the admin key. */
 export class ProfileReader extends Construct {
   readonly function: HouseFunction;
 
@@ -29,6 +30,7 @@ export class ProfileReader extends Construct {
       environment: profileSettingsToEnv(props.settings),
     })
       .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:GetItem')
+      .bindTable(props.identities, ENV.identitiesTable, 'dynamodb:BatchGetItem')
       .bindSecret(props.adminKey, ENV.adminKeySecret);
   }
 }

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { IDENTITIES_KEY, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
 
 export interface ProfileStoreProps {
   /** Delete the table with the stack. */
@@ -9,21 +9,27 @@ export interface ProfileStoreProps {
 }
 
 /**
- * The profiles table: one item per person, expiring through the `expiresAt` TTL attribute. (Rejected events go to
- * the lake's `bad-events/` through Firehose: see EventLake.)
+ * The profiles table (one item per person, plus redirects of ids merged into another person's profile) and the
+ * identities table (every linked id → its canonical profile id). Both expire items through the `expiresAt` TTL
+ * attribute: a link lives as long as its profile. (Rejected events go to the lake's `bad-events/` through
+ * Firehose: see EventLake.)
  */
 export class ProfileStore extends Construct {
   readonly profiles: Table;
+  readonly identities: Table;
 
   constructor(scope: Construct, id: string, props: ProfileStoreProps) {
     super(scope, id);
-    this.profiles = new Table(this, 'Profiles', {
-      partitionKey: { name: PROFILES_KEY.partitionKey, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: TTL_ATTRIBUTE,
-      removalPolicy: props.destroyData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    });
+    const table = (tableId: string, partitionKey: string) =>
+      new Table(this, tableId, {
+        partitionKey: { name: partitionKey, type: AttributeType.STRING },
+        billingMode: BillingMode.PAY_PER_REQUEST,
+        encryption: TableEncryption.AWS_MANAGED,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        timeToLiveAttribute: TTL_ATTRIBUTE,
+        removalPolicy: props.destroyData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      });
+    this.profiles = table('Profiles', PROFILES_KEY.partitionKey);
+    this.identities = table('Identities', IDENTITIES_KEY.partitionKey);
   }
 }

@@ -11,6 +11,7 @@ import { HouseFunction } from './house-function';
 export interface RecommendationApiProps {
   items: ITable;
   profiles: ITable;
+  identities: ITable;
   /** Where exposure events go. */
   stream: IStream;
   adminKey: ISecret;
@@ -59,6 +60,7 @@ export class RecommendationApi extends Construct {
       },
     })
       .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:GetItem')
+      .bindTable(props.identities, ENV.identitiesTable, 'dynamodb:BatchGetItem')
       // Scan only while no model exists: the newest catalog items are the fallback of a fresh install.
       .bindTable(props.items, ENV.itemsTable, 'dynamodb:BatchGetItem', 'dynamodb:Scan')
       .bindStream(props.stream, ENV.eventStream, 'kinesis:PutRecords')

@@ -227,7 +227,7 @@ describe('bad-events delivery stream', () => {
   });
 
   it('replaces the DynamoDB bad-events table', () => {
-    expect(Object.keys(resources('AWS::DynamoDB::Table')).sort()).toEqual([logicalIdOf(stack.store.profiles), logicalIdOf(stack.itemStore.items)].sort());
+    expect(Object.keys(resources('AWS::DynamoDB::Table')).sort()).toEqual([stack.store.profiles, stack.store.identities, stack.itemStore.items].map(logicalIdOf).sort());
     const firehoseRoles = Object.values(resources('AWS::KinesisFirehose::DeliveryStream')).map((d) => d.Properties.ExtendedS3DestinationConfiguration.RoleARN['Fn::GetAtt'][0]);
     for (const roleId of firehoseRoles) {
       for (const s of statementsOfRole(roleId)) expect(s.Action.every((a) => !a.includes('*') && !a.startsWith('s3:Delete'))).toBe(true);

@@ -58,10 +58,10 @@ describe('profile processor event source mapping', () => {
 });
 
 describe('tables', () => {
-  it('keep profiles and items with a TTL attribute, encryption and point-in-time recovery, retained on stack deletion', () => {
+  it('keep profiles, identity links and items with a TTL attribute, encryption and point-in-time recovery, retained on stack deletion', () => {
     const tables = resources('AWS::DynamoDB::Table');
-    expect(Object.keys(tables)).toHaveLength(2); // bad events go to the lake (batch-layer.test.ts)
-    expect(Object.keys(tables)).toContain(logicalIdOf(stack.itemStore.items));
+    // Bad events go to the lake (batch-layer.test.ts).
+    expect(Object.keys(tables).sort()).toEqual([stack.store.profiles, stack.store.identities, stack.itemStore.items].map(logicalIdOf).sort());
     for (const table of Object.values(tables)) {
       expect(table.Properties).toMatchObject({
         KeySchema: [{ AttributeName: PROFILES_KEY.partitionKey, KeyType: 'HASH' }],
@@ -168,26 +168,33 @@ describe('least privilege', () => {
     expect(grants(fnId('ingestion'))).toHaveLength(5);
   });
 
-  it('lets the processor read and write profiles, send rejected events, read the stream and send failures', () => {
+  it('lets the processor read and write profiles and identity links, send rejected events, read the stream and send failures', () => {
     const processorGrants = grants(fnId('processor'));
     expect(processorGrants).toEqual(
       expect.arrayContaining([
         xray,
         logs('processor'),
         [['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.profiles)],
+        [['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.identities)],
         putBadEvents,
         [expect.arrayContaining(['sqs:SendMessage']), arnOf(stack.processor.failureQueue)],
         [expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards']), arnOf(stack.events.stream)],
       ]),
     );
-    expect(processorGrants).toHaveLength(6);
+    expect(processorGrants).toHaveLength(7);
   });
 
-  it('lets the profile reader get one profile and read the admin key, nothing else', () => {
+  it('lets the profile reader get profiles, read identity links and read the admin key, nothing else', () => {
     expect(grants(fnId('profileReader'))).toEqual(
-      expect.arrayContaining([xray, logs('profileReader'), [['dynamodb:GetItem'], arnOf(stack.store.profiles)], [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(stack.credentials.adminKey)]]),
+      expect.arrayContaining([
+        xray,
+        logs('profileReader'),
+        [['dynamodb:GetItem'], arnOf(stack.store.profiles)],
+        [['dynamodb:BatchGetItem'], arnOf(stack.store.identities)],
+        [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(stack.credentials.adminKey)],
+      ]),
     );
-    expect(grants(fnId('profileReader'))).toHaveLength(4);
+    expect(grants(fnId('profileReader'))).toHaveLength(5);
   });
 
   it('lets the catalog function write and delete catalog items and read the admin key, nothing else', () => {
@@ -202,18 +209,19 @@ describe('least privilege', () => {
     expect(grants(fnId('catalog'))).toHaveLength(4);
   });
 
-  it('lets the recommend function read one profile, read the items table, put exposure events and read the read key, nothing else', () => {
+  it('lets the recommend function read profiles and identity links, read the items table, put exposure events and read the read key, nothing else', () => {
     expect(grants(fnId('recommend'))).toEqual(
       expect.arrayContaining([
         xray,
         logs('recommend'),
         [['dynamodb:GetItem'], arnOf(stack.store.profiles)],
+        [['dynamodb:BatchGetItem'], arnOf(stack.store.identities)],
         [['dynamodb:BatchGetItem', 'dynamodb:Scan'], arnOf(stack.itemStore.items)],
         [['kinesis:PutRecords'], arnOf(stack.events.stream)],
         secretRead(stack.credentials.readKey),
       ]),
     );
-    expect(grants(fnId('recommend'))).toHaveLength(6);
+    expect(grants(fnId('recommend'))).toHaveLength(7);
   });
 
   it('lets the recommend function call exactly the configured Personalize campaign', () => {

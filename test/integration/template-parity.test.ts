@@ -2,7 +2,7 @@ import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/c
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ENV, ITEMS_KEY, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { ENV, IDENTITIES_KEY, ITEMS_KEY, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
 import { expandPrefix } from '../../local/firehose';
 import { LAKE_EVENTS_PREFIX } from '../../local/lake-writer';
 import type { LocalRuntime } from '../../local/runtime';
@@ -33,7 +33,7 @@ const localName = (logicalId: string) => {
 it('creates every table of the template with its key schema, and expires items by its TTL attribute', async () => {
   const dynamodb = dynamoDbAt(runtime.endpoints.dynamodb);
   const tables = ofType('AWS::DynamoDB::Table');
-  expect(tables).toHaveLength(2);
+  expect(tables).toHaveLength(3);
   for (const [id, table] of tables) {
     const described = await dynamodb.send(new DescribeTableCommand({ TableName: localName(id) }));
     expect(described.Table?.KeySchema).toEqual(table.Properties.KeySchema);
@@ -49,7 +49,7 @@ it('creates every table of the template with its key schema, and expires items b
   }
   // …and the key schema is the one the handlers' stores use.
   const keyNames = tables.map(([, t]) => t.Properties.KeySchema[0].AttributeName);
-  expect(keyNames).toEqual([PROFILES_KEY.partitionKey, ITEMS_KEY.partitionKey]);
+  expect(keyNames).toEqual([PROFILES_KEY.partitionKey, IDENTITIES_KEY.partitionKey, ITEMS_KEY.partitionKey]);
 });
 
 it('creates every stream of the template with its retention', async () => {

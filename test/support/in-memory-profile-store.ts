@@ -78,11 +78,5 @@ export class InMemoryProfileStore implements ProfileStore {
 }
 
 export function copyRecord(record: ProfileRecord): ProfileRecord {
-  return {
-    state: JSON.parse(JSON.stringify(record.state)),
-    seen: Uint8Array.from(record.seen),
-    version: record.version,
-    expiresAt: record.expiresAt,
-    updatedAt: record.updatedAt,
-  };
+  return { ...JSON.parse(JSON.stringify({ ...record, seen: undefined })), seen: Uint8Array.from(record.seen) };
 }

@@ -3,6 +3,7 @@ import { GetProfileDeps, handleGetProfile } from '../../lambdas/profiles/get-pro
 import { applyBatch, ProfileRecord } from '../../lambdas/shared/domain/profile-record';
 import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
 import type { KeyStore } from '../../lambdas/shared/store/key-store';
+import { InMemoryIdentityStore } from '../support/in-memory-identity-store';
 import { InMemoryProfileStore } from '../support/in-memory-profile-store';
 import { apiEvent, basicAuth } from '../support/http';
 import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
@@ -15,7 +16,7 @@ function setup(now = T0) {
   const profiles = new InMemoryProfileStore();
   const metrics = disabledMetrics();
   const recorded = recordMetrics(metrics);
-  const deps: GetProfileDeps = { profiles, adminKeys: keys, settings: DEFAULT_PROFILE_SETTINGS, now: () => now, logger: silentLogger(), metrics };
+  const deps: GetProfileDeps = { profiles, identities: new InMemoryIdentityStore(), adminKeys: keys, settings: DEFAULT_PROFILE_SETTINGS, now: () => now, logger: silentLogger(), metrics };
   const seed = (profileId: string, events: Parameters<typeof applyBatch>[2], writtenAt = T0) => {
     const record = applyBatch(undefined, profileId, events, DEFAULT_PROFILE_SETTINGS, writtenAt).next as ProfileRecord;
     profiles.seed(record);

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import type { StreamEvent } from '../../lambdas/shared/domain/event-schema';
-import { profileIdOf, ProfileState, PROFILE_LIMITS } from '../../lambdas/shared/domain/profile';
+import { profileIdOf, PROFILE_LIMITS } from '../../lambdas/shared/domain/profile';
 import { applyBatch, ProfileRecord } from '../../lambdas/shared/domain/profile-record';
 import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
 import { copyRecord } from '../support/in-memory-profile-store';
+import { expectSameState } from '../support/profile-assertions';
 import { DAY, HOUR, identify, streamEvent, T0, track } from '../support/events';
 
 /**
@@ -141,18 +142,6 @@ function deliver(batches: StreamEvent[][], nowFor: (batch: number) => number = (
   return store;
 }
 
-/** Deep equality, except affinity scores, compared with a relative tolerance (floating-point sums in another order). */
-function expectSameState(actual: ProfileState, expected: ProfileState): void {
-  const { scores: actualScores, ...actualAffinity } = actual.affinity;
-  const { scores: expectedScores, ...expectedAffinity } = expected.affinity;
-  expect({ ...actual, affinity: actualAffinity }).toEqual({ ...expected, affinity: expectedAffinity });
-  expect(Object.keys(actualScores).sort()).toEqual(Object.keys(expectedScores).sort());
-  for (const [category, score] of Object.entries(expectedScores)) {
-    const difference = Math.abs(actualScores[category] - score);
-    if (difference > 1e-9 * Math.abs(score)) throw new Error(`affinity ${category}: ${actualScores[category]} vs ${score}`);
-  }
-}
-
 describe('order insensitivity', () => {
   it('gives the same profiles for any order, duplication and batching of the same events', () => {
     fc.assert(
@@ -199,7 +188,7 @@ describe('de-duplication', () => {
     const first = applyBatch(undefined, profileId, batch, settings, NOW);
     expect(first.applied).toBe(3);
     const replay = applyBatch(copyRecord(first.next as ProfileRecord), profileId, batch, settings, NOW + 60_000);
-    expect(replay).toEqual({ applied: 0, duplicates: 3 });
+    expect(replay).toEqual({ applied: 0, duplicates: 3, merged: 0 });
     expect(replay.next).toBeUndefined();
   });
 

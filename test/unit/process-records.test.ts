@@ -6,6 +6,7 @@ import { decodeRecord } from '../../lambdas/process/records';
 import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
 import type { BadEvent, BadEventStore } from '../../lambdas/shared/store/bad-event-store';
 import { toEntry } from '../../lambdas/shared/store/event-stream';
+import { InMemoryIdentityStore } from '../support/in-memory-identity-store';
 import { InMemoryProfileStore } from '../support/in-memory-profile-store';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
@@ -25,7 +26,7 @@ function setup() {
   const badEvents = new FakeBadEventStore();
   const metrics = disabledMetrics();
   const recorded = recordMetrics(metrics);
-  const deps: ProcessDeps = { profiles, badEvents, settings: DEFAULT_PROFILE_SETTINGS, now: () => T0 + DAY, logger: silentLogger(), metrics };
+  const deps: ProcessDeps = { profiles, identities: new InMemoryIdentityStore(), badEvents, settings: DEFAULT_PROFILE_SETTINGS, now: () => T0 + DAY, logger: silentLogger(), metrics };
   return { profiles, badEvents, deps, recorded };
 }
 

@@ -9,6 +9,7 @@ import type { EventStream } from '../../lambdas/shared/store/event-stream';
 import type { KeyStore } from '../../lambdas/shared/store/key-store';
 import { DAY, HOUR, T0, track } from '../support/events';
 import { apiEvent, basicAuth } from '../support/http';
+import { InMemoryIdentityStore } from '../support/in-memory-identity-store';
 import { InMemoryModelStore } from '../support/in-memory-model-store';
 import { InMemoryProfileStore } from '../support/in-memory-profile-store';
 import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
@@ -63,6 +64,7 @@ function setup(opts: SetupOptions = {}) {
   let ids = 0;
   const deps: RecommendDeps = {
     profiles,
+    identities: new InMemoryIdentityStore(),
     model: models,
     events,
     readKeys: keys,

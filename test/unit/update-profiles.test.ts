@@ -3,12 +3,14 @@ import { emptyProfile, profileIdOf } from '../../lambdas/shared/domain/profile';
 import { applyBatch, ProfileRecord } from '../../lambdas/shared/domain/profile-record';
 import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
 import { updateProfiles, UpdateDeps } from '../../lambdas/process/update-profiles';
+import { InMemoryIdentityStore } from '../support/in-memory-identity-store';
 import { InMemoryProfileStore } from '../support/in-memory-profile-store';
 import { DAY, T0, track } from '../support/events';
 
 const NOW = T0 + DAY;
 const deps = (profiles: InMemoryProfileStore, extra: Partial<UpdateDeps> = {}): UpdateDeps => ({
   profiles,
+  identities: new InMemoryIdentityStore(),
   settings: DEFAULT_PROFILE_SETTINGS,
   now: () => NOW,
   ...extra,
@@ -21,6 +23,9 @@ function events(count: number, people: number, prefix = 'e'): StreamEvent[] {
   );
 }
 
+/** Failed events by profile id (every failed event of a profile carries the same error). */
+const failedProfiles = (failed: Map<StreamEvent, Error>) => new Map([...failed].map(([event, error]) => [profileIdOf(event), error]));
+
 const viewCount = (store: InMemoryProfileStore, profileId: string) => store.peek(profileId)?.state.events['Product Viewed'];
 
 describe('updateProfiles', () => {
@@ -31,7 +36,7 @@ describe('updateProfiles', () => {
     expect(store.calls.getMany).toBe(1);
     expect(store.calls.put).toBe(7);
     expect(store.ids().sort()).toEqual(Array.from({ length: 7 }, (_, i) => `user#u${i}`).sort());
-    expect(stats).toEqual({ profiles: 7, writes: 7, applied: 100, duplicates: 0, conflicts: 0 });
+    expect(stats).toEqual({ profiles: 7, writes: 7, applied: 100, duplicates: 0, conflicts: 0, merges: 0, linkConflicts: 0 });
     // 100 events over 7 people: 15 for u0..u1, 14 for the others.
     expect(viewCount(store, 'user#u0')).toBe(15);
     expect(viewCount(store, 'user#u6')).toBe(14);
@@ -102,8 +107,8 @@ describe('updateProfiles', () => {
       s.seed({ state: emptyProfile('user#u1'), seen: new Uint8Array(), version, expiresAt: Math.floor(NOW / 1000) + 86_400, updatedAt: NOW });
     };
     const { failed, stats } = await updateProfiles(events(30, 3), deps(store, { maxConflictRetries: 2 }));
-    expect([...failed.keys()]).toEqual(['user#u1']);
-    expect(failed.get('user#u1')?.message).toMatch(/kept changing/);
+    expect([...new Set(failedProfiles(failed).keys())]).toEqual(['user#u1']);
+    expect(failedProfiles(failed).get('user#u1')?.message).toMatch(/kept changing/);
     expect(stats.conflicts).toBe(3);
     expect(viewCount(store, 'user#u0')).toBe(10);
     expect(viewCount(store, 'user#u2')).toBe(10);
@@ -115,8 +120,8 @@ describe('updateProfiles', () => {
       if (record.state.profileId === 'user#u2') throw new Error('ValidationException: Item size has exceeded the maximum allowed size');
     };
     const { failed } = await updateProfiles(events(50, 5), deps(store));
-    expect([...failed.keys()]).toEqual(['user#u2']);
-    expect(failed.get('user#u2')?.message).toMatch(/Item size/);
+    expect([...new Set(failedProfiles(failed).keys())]).toEqual(['user#u2']);
+    expect(failedProfiles(failed).get('user#u2')?.message).toMatch(/Item size/);
     expect(store.ids().sort()).toEqual(['user#u0', 'user#u1', 'user#u3', 'user#u4']);
   });
 
@@ -127,7 +132,7 @@ describe('updateProfiles', () => {
     };
     const batch = events(20, 4);
     const { failed } = await updateProfiles(batch, deps(store));
-    expect([...failed.keys()].sort()).toEqual([...new Set(batch.map(profileIdOf))].sort());
+    expect([...new Set(failedProfiles(failed).keys())].sort()).toEqual([...new Set(batch.map(profileIdOf))].sort());
     expect(store.calls.put).toBe(0);
   });
 
@@ -147,15 +152,17 @@ describe('updateProfiles', () => {
     expect(store.writes).toBe(20);
   });
 
-  it('keeps anonymous and known people in separate profiles', async () => {
+  it('merges an anonymous profile into the known one when an event carries both ids, even within one batch', async () => {
     const store = new InMemoryProfileStore();
     const batch = [
       track('A', {}, { anonymousId: 'a1', messageId: 'x1' }),
       track('B', {}, { userId: 'u1', anonymousId: 'a1', messageId: 'x2' }),
     ];
-    await updateProfiles(batch, deps(store));
-    expect(store.ids().sort()).toEqual(['anon#a1', 'user#u1']);
-    expect(store.peek('anon#a1')?.state.events).toEqual({ A: 1 });
+    const { stats } = await updateProfiles(batch, deps(store));
+    expect(stats.merges).toBe(1);
+    expect(store.peek('anon#a1')?.mergedInto).toBe('user#u1');
+    expect(store.peek('anon#a1')?.state.events).toEqual({});
+    expect(store.peek('user#u1')?.state.events).toEqual({ A: 1, B: 1 });
     expect(store.peek('user#u1')?.state.anonymousIds).toEqual({ a1: T0 });
   });
 });

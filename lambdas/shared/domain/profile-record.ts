@@ -1,6 +1,6 @@
 import { decodeSeen, encodeSeen, pruneSeen, seenKey } from './dedup';
 import { StreamEvent } from './event-schema';
-import { ProfileState, emptyProfile, reduceEvents } from './profile';
+import { emptyProfile, mergeProfileState, MergeScope, ProfileState, reduceEvents } from './profile';
 import { ProfileSettings } from './settings';
 
 /**
@@ -17,7 +17,46 @@ export interface ProfileRecord {
   expiresAt: number;
   /** Epoch ms of the last write. */
   updatedAt: number;
+  /**
+   * Set once this id's profile has been merged into another person's (see `identity.ts`): the record is then a
+   * redirect to the canonical profile and never takes another event.
+   */
+  mergedInto?: string;
+  /** How the redirect was linked, when it was a device link (`history`); absent for a deterministic one. */
+  mergeScope?: 'history';
+  /** Every id linked to this profile, oldest first (bounded): each profile among them was merged exactly once. */
+  linked?: LinkedId[];
+  /** The TTL (epoch seconds) this profile's identity links were last written with. */
+  linksExpireAt?: number;
 }
+
+/** An id linked to a profile: another profile merged into it, or (device linking) a device it claimed. */
+export interface LinkedId {
+  id: string;
+  /** `all` for a deterministic link (identify, alias, both ids on one event); `history` for a device link. */
+  scope: MergeScope;
+  /** Epoch ms of the link. */
+  at: number;
+}
+
+/** Linked ids remembered per profile (about 30 KB at most): beyond this the oldest are forgotten. */
+export const MAX_LINKED_IDS = 100;
+
+/** A profile to merge into the one a batch is written to: its id's record as sealed (`sealRecord`), if any. */
+export interface MergeSource {
+  profileId: string;
+  record?: ProfileRecord;
+  scope: MergeScope;
+}
+
+/** The identity changes a write carries: sealed profiles to merge and device ids claimed. */
+export interface LinkChanges {
+  sources: readonly MergeSource[];
+  /** `device#…` ids now linked to this profile. */
+  devices: readonly string[];
+}
+
+const NO_LINKS: LinkChanges = { sources: [], devices: [] };
 
 /**
  * Whether a stored record has expired. DynamoDB deletes expired items up to two days late, so every reader
@@ -40,12 +79,15 @@ export interface BatchResult {
   applied: number;
   /** How many were duplicates (in this batch or already applied earlier). */
   duplicates: number;
+  /** How many profiles were merged in. */
+  merged: number;
 }
 
 /**
- * Applies a batch of one profile's events to its stored record (absent or expired: a new profile).
- * Events whose `messageId` the profile has already applied within the de-duplication window are skipped,
- * so replaying a batch, or a client resending an event, changes nothing.
+ * Applies a batch of one profile's events to its stored record (absent or expired: a new profile), after merging
+ * in the sealed profiles of `sources` that this profile has not merged before.
+ * Events whose `messageId` the profile (or a profile merged into it) has already applied within the
+ * de-duplication window are skipped, so replaying a batch, or a client resending an event, changes nothing.
  */
 export function applyBatch(
   current: ProfileRecord | undefined,
@@ -53,11 +95,19 @@ export function applyBatch(
   events: readonly StreamEvent[],
   settings: ProfileSettings,
   nowMs: number,
+  links: LinkChanges = NO_LINKS,
 ): BatchResult {
   const live = current && !isExpired(current, nowMs) ? current : undefined;
   const nowSeconds = Math.floor(nowMs / 1000);
-  const seen = pruneSeen(decodeSeen(live?.seen), nowSeconds, settings.dedupWindowHours * 3600, Number.POSITIVE_INFINITY);
+  const window = settings.dedupWindowHours * 3600;
+  const merging = sourcesToMerge(live, profileId, links.sources, nowMs);
+  const linkedBefore = new Set((live?.linked ?? []).map((l) => l.id));
+  const devices = links.devices.filter((id) => !linkedBefore.has(id));
 
+  const seen = pruneSeen(decodeSeen(live?.seen), nowSeconds, window, Number.POSITIVE_INFINITY);
+  for (const { record } of merging) {
+    for (const [key, at] of pruneSeen(decodeSeen(record?.seen), nowSeconds, window, Number.POSITIVE_INFINITY)) seen.set(key, Math.max(seen.get(key) ?? 0, at));
+  }
   const fresh: StreamEvent[] = [];
   for (const event of events) {
     const key = seenKey(event.messageId);
@@ -66,20 +116,87 @@ export function applyBatch(
     fresh.push(event);
   }
   const duplicates = events.length - fresh.length;
-  if (fresh.length === 0) return { applied: 0, duplicates };
+  if (fresh.length === 0 && merging.length === 0 && devices.length === 0) return { applied: 0, duplicates, merged: 0 };
 
-  const state = reduceEvents(live?.state ?? emptyProfile(profileId), fresh, settings.affinityHalfLifeDays);
+  let state = live?.state ?? emptyProfile(profileId);
+  for (const { record, scope } of merging) if (record) state = mergeProfileState(state, record.state, scope, settings.affinityHalfLifeDays);
+  state = reduceEvents(state, fresh, settings.affinityHalfLifeDays);
+  const linked = [
+    ...(live?.linked ?? []),
+    ...merging.flatMap((s) => [...(s.record?.linked ?? []), { id: s.profileId, scope: s.scope, at: nowMs }]),
+    ...devices.map((id): LinkedId => ({ id, scope: 'history', at: nowMs })),
+  ].slice(-MAX_LINKED_IDS);
   return {
     applied: fresh.length,
     duplicates,
+    merged: merging.length,
     next: {
       state,
-      seen: encodeSeen(pruneSeen(seen, nowSeconds, settings.dedupWindowHours * 3600, settings.dedupMaxIds)),
+      seen: encodeSeen(pruneSeen(seen, nowSeconds, window, settings.dedupMaxIds)),
       // The version continues from the stored item even when it had expired: the conditional write must
       // replace exactly the item that was read.
       version: (current?.version ?? 0) + 1,
       expiresAt: expiresAtFor(state, nowMs, settings),
       updatedAt: nowMs,
+      ...(linked.length > 0 ? { linked } : {}),
+      ...(live?.linksExpireAt !== undefined ? { linksExpireAt: live.linksExpireAt } : {}),
     },
+  };
+}
+
+/**
+ * The sources a write merges: not the profile itself, none it merged before, none that another source being
+ * merged already contains (a merge of a merge), and only live records' contents (an expired one merges as empty).
+ */
+function sourcesToMerge(live: ProfileRecord | undefined, profileId: string, sources: readonly MergeSource[], nowMs: number): MergeSource[] {
+  const contained = new Set([profileId, ...(live?.linked ?? []).map((l) => l.id)]);
+  for (const source of sources) for (const l of source.record?.linked ?? []) contained.add(l.id);
+  const merging: MergeSource[] = [];
+  for (const source of sources) {
+    if (contained.has(source.profileId)) continue;
+    contained.add(source.profileId);
+    const record = source.record && !isExpired(source.record, nowMs) ? source.record : undefined;
+    merging.push({ profileId: source.profileId, scope: source.scope, ...(record ? { record } : {}) });
+  }
+  return merging;
+}
+
+/**
+ * `record` (absent: an empty profile) sealed as merged into `canonicalId`: from this write on, the id takes no
+ * events (writers that read it before see their conditional write fail, re-read and follow `mergedInto`), and
+ * its state is frozen until the canonical profile has merged it. It lives at least as long as a known profile.
+ */
+export function sealRecord(
+  record: ProfileRecord | undefined,
+  profileId: string,
+  canonicalId: string,
+  scope: MergeScope,
+  settings: ProfileSettings,
+  nowMs: number,
+): ProfileRecord {
+  const knownExpiry = Math.floor(nowMs / 1000) + Math.round(settings.knownTtlDays * 86_400);
+  const live = record && !isExpired(record, nowMs) ? record : undefined;
+  return {
+    state: live?.state ?? emptyProfile(profileId),
+    seen: live?.seen ?? new Uint8Array(),
+    version: (record?.version ?? 0) + 1,
+    expiresAt: Math.max(live?.expiresAt ?? 0, knownExpiry),
+    updatedAt: nowMs,
+    mergedInto: canonicalId,
+    ...(scope === 'history' ? { mergeScope: scope } : {}),
+    ...(live?.linked ? { linked: live.linked } : {}),
+  };
+}
+
+/** A sealed record once the canonical profile has merged it: the redirect alone, living as long as the canonical profile. */
+export function redirectRecord(sealed: ProfileRecord, canonicalExpiresAt: number, nowMs: number): ProfileRecord {
+  return {
+    state: emptyProfile(sealed.state.profileId),
+    seen: new Uint8Array(),
+    version: sealed.version + 1,
+    expiresAt: canonicalExpiresAt,
+    updatedAt: nowMs,
+    mergedInto: sealed.mergedInto,
+    ...(sealed.mergeScope ? { mergeScope: sealed.mergeScope } : {}),
   };
 }

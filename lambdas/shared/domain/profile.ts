@@ -159,6 +159,66 @@ export function reduceEvents(state: ProfileState, events: readonly StreamEvent[]
   return next;
 }
 
+/** What a merge takes from the profile merged in: everything, or its history only (a lower-confidence device link). */
+export type MergeScope = 'all' | 'history';
+
+/**
+ * Merges the profile of another id of the same person into a copy of `into` (the inputs are not modified).
+ * The result is the profile the union of both event sets would have given (each operation of the reducer
+ * commutes, so the two halves combine like two batches): counters and revenue summed, first/last times min/max,
+ * recent items, cart lines and anonymous ids united, affinities decayed to the newer time and summed, traits,
+ * groups and context last-writer-wins. The events behind the two profiles must be distinct (the caller unites
+ * their de-duplication sets, so a replay of one of them is still recognised).
+ *
+ * With scope `history`, the other profile's traits and groups (who the person says they are) are left out: only
+ * what they did is merged. `into` keeps its `profileId` and `userId`.
+ */
+export function mergeProfileState(into: ProfileState, from: ProfileState, scope: MergeScope, halfLifeDays: number): ProfileState {
+  const p = structuredClone(into);
+  const halfLifeMs = halfLifeDays * 86_400_000;
+  if (from.firstSeen !== undefined) p.firstSeen = Math.min(p.firstSeen ?? from.firstSeen, from.firstSeen);
+  if (from.lastSeen !== undefined) p.lastSeen = Math.max(p.lastSeen ?? from.lastSeen, from.lastSeen);
+  for (const [id, at] of Object.entries(from.anonymousIds)) setOwn(p.anonymousIds, id, Math.max(own(p.anonymousIds, id) ?? 0, at));
+  for (const [type, n] of Object.entries(from.counts)) setOwn(p.counts, type, (own(p.counts, type) ?? 0) + n);
+  // Names in the order they would have been admitted one event at a time are not known; merging the other
+  // profile's names in name order keeps the result deterministic, and within the bounds it is exact.
+  for (const [name, n] of Object.entries(from.events).sort((a, b) => cmp(a[0], b[0]))) {
+    const key = own(p.events, name) !== undefined || admitsEventName(p.events, name) ? name : OTHER_EVENTS;
+    setOwn(p.events, key, (own(p.events, key) ?? 0) + n);
+  }
+  p.orders.count += from.orders.count;
+  p.orders.revenueUnits += from.orders.revenueUnits;
+  if (from.orders.firstAt !== undefined) p.orders.firstAt = Math.min(p.orders.firstAt ?? from.orders.firstAt, from.orders.firstAt);
+  if (from.orders.lastAt !== undefined) p.orders.lastAt = Math.max(p.orders.lastAt ?? from.orders.lastAt, from.orders.lastAt);
+  for (const [category, score] of Object.entries(from.affinity.scores)) {
+    // A score kept relative to `from.affinity.at` is that weight added at that time.
+    addAffinity(p.affinity, category, score, from.affinity.at, halfLifeMs);
+  }
+  p.recent.push(...from.recent);
+  p.cart.clearedAt = Math.max(p.cart.clearedAt, from.cart.clearedAt);
+  for (const [itemId, line] of Object.entries(from.cart.lines)) {
+    const target = cartLine(p, itemId);
+    target.adds.push(...line.adds);
+    clearLine(target, line.clearedAt);
+  }
+  if (from.context && (p.context === undefined || compareStamps(from.context.stamp, p.context.stamp) > 0)) p.context = from.context;
+  if (scope === 'all') {
+    for (const [key, stamp] of Object.entries(from.traitStamps)) {
+      const current = own(p.traitStamps, key);
+      if (current === undefined || compareStamps(stamp, current) > 0) {
+        setOwn(p.traits, key, own(from.traits, key));
+        setOwn(p.traitStamps, key, stamp);
+      }
+    }
+    for (const [groupId, group] of Object.entries(from.groups)) {
+      const current = own(p.groups, groupId);
+      if (current === undefined || compareStamps(group.stamp, current.stamp) > 0) setOwn(p.groups, groupId, group);
+    }
+  }
+  enforceBounds(p);
+  return p;
+}
+
 function applyEvent(p: ProfileState, e: StreamEvent, halfLifeMs: number): void {
   const at = parseIsoTimestamp(e.timestamp) as number;
   const stamp: Stamp = [at, e.messageId];

@@ -1,4 +1,4 @@
-import { ENV, numberEnv } from '../env';
+import { booleanEnv, ENV, numberEnv } from '../env';
 
 /** Tunables of the profile reducer and store. Defaults live here once; the CDK config and the handlers both use them. */
 export interface ProfileSettings {
@@ -12,6 +12,11 @@ export interface ProfileSettings {
   dedupMaxIds: number;
   /** Half-life of category affinity: an interaction this old counts half as much as one now. */
   affinityHalfLifeDays: number;
+  /**
+   * Link an anonymous profile to the known user seen on the same `context.device.id` (its history only, never its
+   * traits). Off by default: a shared device would mix two people's behaviour.
+   */
+  deviceLinking: boolean;
 }
 
 export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
@@ -20,6 +25,7 @@ export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
   dedupWindowHours: 7 * 24,
   dedupMaxIds: 2000,
   affinityHalfLifeDays: 14,
+  deviceLinking: false,
 };
 
 /** Profile settings as the functions receive them: one environment variable per setting. */
@@ -31,6 +37,7 @@ export function profileSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     dedupWindowHours: numberEnv(ENV.dedupWindowHours, d.dedupWindowHours, env),
     dedupMaxIds: numberEnv(ENV.dedupMaxIds, d.dedupMaxIds, env),
     affinityHalfLifeDays: numberEnv(ENV.affinityHalfLifeDays, d.affinityHalfLifeDays, env),
+    deviceLinking: booleanEnv(ENV.deviceLinking, d.deviceLinking, env),
   };
 }
 
@@ -42,5 +49,6 @@ export function profileSettingsToEnv(settings: ProfileSettings): Record<string, 
     [ENV.dedupWindowHours]: String(settings.dedupWindowHours),
     [ENV.dedupMaxIds]: String(settings.dedupMaxIds),
     [ENV.affinityHalfLifeDays]: String(settings.affinityHalfLifeDays),
+    [ENV.deviceLinking]: String(settings.deviceLinking),
   };
 }

@@ -26,7 +26,8 @@ const PK = PROFILES_KEY.partitionKey;
 /**
  * Profiles in DynamoDB, one item each: `pk`, the state as JSON in `profile` (JSON keeps any trait value
  * storable, whatever DynamoDB's number range or nesting limits), `seen` (packed message-id hashes),
- * `version`, `expiresAt` (TTL) and `updatedAt`.
+ * `version`, `expiresAt` (TTL) and `updatedAt`; with identity resolution `mergedInto` (a redirect), `linked`
+ * (JSON) and `linksExpireAt`.
  */
 export class DynamoDbProfileStore implements ProfileStore {
   constructor(
@@ -76,6 +77,10 @@ function toItem(record: ProfileRecord): Record<string, AttributeValue> {
     version: { N: String(record.version) },
     [TTL_ATTRIBUTE]: { N: String(record.expiresAt) },
     updatedAt: { N: String(record.updatedAt) },
+    ...(record.mergedInto !== undefined ? { mergedInto: { S: record.mergedInto } } : {}),
+    ...(record.mergeScope !== undefined ? { mergeScope: { S: record.mergeScope } } : {}),
+    ...(record.linked !== undefined ? { linked: { S: JSON.stringify(record.linked) } } : {}),
+    ...(record.linksExpireAt !== undefined ? { linksExpireAt: { N: String(record.linksExpireAt) } } : {}),
   };
 }
 
@@ -86,5 +91,9 @@ function fromItem(item: Record<string, AttributeValue>): ProfileRecord {
     version: Number(item.version.N),
     expiresAt: Number(item[TTL_ATTRIBUTE].N),
     updatedAt: Number(item.updatedAt.N),
+    ...(item.mergedInto?.S !== undefined ? { mergedInto: item.mergedInto.S } : {}),
+    ...(item.mergeScope?.S === 'history' ? { mergeScope: 'history' as const } : {}),
+    ...(item.linked?.S !== undefined ? { linked: JSON.parse(item.linked.S) } : {}),
+    ...(item.linksExpireAt?.N !== undefined ? { linksExpireAt: Number(item.linksExpireAt.N) } : {}),
   };
 }
