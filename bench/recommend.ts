@@ -14,6 +14,7 @@
  *
  * Environment: BENCH_REQUESTS (10000), BENCH_ITEMS (2000), BENCH_USERS (2000).
  */
+import { DEFAULT_CONSENT_SETTINGS } from '../lambdas/shared/domain/consent';
 import { handleRecommend, parseRequest, RecommendDeps } from '../lambdas/recommend/recommend';
 import { StreamEvent } from '../lambdas/shared/domain/event-schema';
 import { validateMessage } from '../lambdas/shared/domain/ingestion';
@@ -147,6 +148,7 @@ async function runHandler(name: string, profiles: ProfileStore, identities: Iden
     events: { put: async () => ({ failed: [] }) },
     readKeys: { matches: async (key) => key === READ_KEY },
     config: resolveRecommendConfig({}, { personalizeAvailable: false }),
+    consent: DEFAULT_CONSENT_SETTINGS,
     affinityHalfLifeDays: DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays,
     now: () => NOW,
     newId: () => 'bench',

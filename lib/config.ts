@@ -1,3 +1,4 @@
+import { consentCategory, CONSENT_LIMITS } from '../lambdas/shared/domain/consent';
 import { RecommendConfig, resolveRecommendConfig } from '../lambdas/shared/domain/recommend-config';
 import { DEFAULT_PROFILE_SETTINGS, ProfileSettings } from '../lambdas/shared/domain/settings';
 
@@ -123,6 +124,10 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
     if (raw === false || raw === 'false') return false;
     throw new Error(`Context value ${key}=${JSON.stringify(raw)} must be true or false`);
   };
+  const consentCategoryOf = (key: string, fallback: string): string => {
+    const raw = optionalString(key, /^.{1,64}$/, `a consent category name (1 to ${CONSENT_LIMITS.categoryLength} characters)`);
+    return raw === undefined ? fallback : consentCategory(raw);
+  };
   const lakeRetentionDays = num('lakeRetentionDays', d.lakeRetentionDays, 1, 36_500);
   const trainingWindowDays = num('trainingWindowDays', d.trainingWindowDays, 1, 36_500);
   if (trainingWindowDays > lakeRetentionDays) {
@@ -145,6 +150,9 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
       dedupMaxIds: num('dedupMaxIds', d.profiles.dedupMaxIds, 100, 5000),
       affinityHalfLifeDays: num('affinityHalfLifeDays', d.profiles.affinityHalfLifeDays, 0.01, 3650, false),
       deviceLinking: flag('deviceLinking', d.profiles.deviceLinking),
+      consentRequired: flag('consentRequired', d.profiles.consentRequired),
+      personalizationCategory: consentCategoryOf('personalizationConsentCategory', d.profiles.personalizationCategory),
+      analyticsCategory: consentCategoryOf('analyticsConsentCategory', d.profiles.analyticsCategory),
     },
     processor: {
       batchSize: num('processorBatchSize', d.processor.batchSize, 1, 10_000),

@@ -88,6 +88,7 @@ export class PersonalizationStack extends Stack {
       recommendations: config.recommendations,
       personalize: config.personalize,
       affinityHalfLifeDays: config.profiles.affinityHalfLifeDays,
+      consent: config.profiles,
       logRetentionDays,
     });
     if (config.personalize.trackingId) {

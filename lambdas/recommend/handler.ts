@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { dynamoDbClient, kinesisClient, personalizeRuntimeClient, secretsManagerClient } from '../shared/clients';
 import { resolveRecommendConfig } from '../shared/domain/recommend-config';
-import { DEFAULT_PROFILE_SETTINGS } from '../shared/domain/settings';
+import { consentSettingsFromEnv, DEFAULT_PROFILE_SETTINGS } from '../shared/domain/settings';
 import { ENV, numberEnv, requireEnv } from '../shared/env';
 import { createInstrumentation, instrumented } from '../shared/instrumentation';
 import { KinesisEventStream } from '../shared/store/event-stream';
@@ -25,6 +25,7 @@ const deps: RecommendDeps = {
   events: new KinesisEventStream(tools.tracer.captureAWSv3Client(kinesisClient()), requireEnv(ENV.eventStream)),
   readKeys: new SecretsManagerKeyStore(tools.tracer.captureAWSv3Client(secretsManagerClient()), requireEnv(ENV.readKeySecret)),
   config,
+  consent: consentSettingsFromEnv(),
   affinityHalfLifeDays: numberEnv(ENV.affinityHalfLifeDays, DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays),
   ...(campaignArn
     ? {

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { normalizeCategory } from '../shared/domain/commerce';
 import { RequestError } from '../shared/domain/errors';
 import { LIMITS, StreamEvent } from '../shared/domain/event-schema';
+import { ConsentSettings, isGranted } from '../shared/domain/consent';
 import { assignVariant } from '../shared/domain/experiments';
 import { validateMessage } from '../shared/domain/ingestion';
 import { profileIdOf } from '../shared/domain/profile';
@@ -21,6 +22,8 @@ import { ProfileStores, readCanonicalProfile } from '../shared/store/canonical-p
 export type ExternalRecommender = Pick<PersonalizeRecommender, 'recommend'>;
 
 export interface RecommendDeps extends ProfileStores {
+  /** Whose profiles may be used: without personalization consent a person gets the non-personalized list. */
+  consent: ConsentSettings;
   model: ModelStore;
   events: EventStream;
   readKeys: KeyStore;
@@ -53,6 +56,8 @@ export interface RecommendationResponse {
   /** The strategy that produced the list (`hybrid` when `personalize` failed and the built-in one stood in). */
   strategy: Strategy;
   variant: string;
+  /** False when the list did not use the person's profile (no personalization consent). */
+  personalized: boolean;
   experiment?: string;
   modelVersion?: string;
   items: Array<{ itemId: string; score: number; reasons: string[] }>;
@@ -80,16 +85,18 @@ export async function handleRecommend(event: APIGatewayProxyEvent, deps: Recomme
 export async function recommend(request: RecommendationRequest, deps: RecommendDeps): Promise<RecommendationResponse> {
   const now = deps.now();
   const [{ record }, state] = await Promise.all([readCanonicalProfile(profileIdOf(request), deps, now), deps.model.servingState()]);
-  const profile = record?.state;
+  const personalized = isGranted(record?.state.consent, deps.consent.personalizationCategory, deps.consent);
+  const profile = personalized ? record?.state : undefined;
   const signals = signalsOf(profile, now, deps.affinityHalfLifeDays);
   // The person behind any of their linked ids: one variant on every device.
-  const person = profile?.userId ?? ((request.userId ?? request.anonymousId) as string);
+  const person = record?.state.userId ?? ((request.userId ?? request.anonymousId) as string);
 
   const experiment = deps.config.experiment;
   const variant = experiment ? assignVariant(experiment, person) : { name: 'default', settings: deps.config.defaults };
   const settings = variant.settings;
 
-  let strategy: Strategy = settings.strategy;
+  // Without consent, the one strategy that reads nothing about the person.
+  let strategy: Strategy = personalized ? settings.strategy : 'popular';
   let candidates: Candidate[] | undefined;
   if (strategy === 'personalize') {
     candidates = await fromPersonalize(request, deps);
@@ -103,6 +110,7 @@ export async function recommend(request: RecommendationRequest, deps: RecommendD
     recommendationId: deps.newId(),
     strategy,
     variant: variant.name,
+    personalized,
     ...(experiment ? { experiment: experiment.name } : {}),
     ...(state.manifest ? { modelVersion: state.manifest.version } : {}),
     items,

@@ -10,6 +10,12 @@ export const ENV = {
   identitiesTable: 'IDENTITIES_TABLE_NAME',
   /** `true` to link anonymous profiles to the known user of the same `context.device.id` (history only). */
   deviceLinking: 'IDENTITY_DEVICE_LINKING',
+  /** `true`: a consent category nobody stated counts as denied (opt-in); `false`: as granted. */
+  consentRequired: 'CONSENT_REQUIRED',
+  /** Consent category (Segment `categoryPreferences` key) that allows personalization. */
+  personalizationConsentCategory: 'CONSENT_CATEGORY_PERSONALIZATION',
+  /** Consent category that allows an event into the analytics lake. */
+  analyticsConsentCategory: 'CONSENT_CATEGORY_ANALYTICS',
   /** Firehose delivery stream (Direct PUT) that lands rejected events in the lake's `bad-events/` table. */
   badEventsDeliveryStream: 'BAD_EVENTS_DELIVERY_STREAM',
   eventStream: 'EVENT_STREAM_NAME',

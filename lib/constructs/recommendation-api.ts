@@ -4,6 +4,8 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ConsentSettings } from '../../lambdas/shared/domain/consent';
+import { consentSettingsToEnv } from '../../lambdas/shared/domain/settings';
 import { ENV } from '../../lambdas/shared/env';
 import { PlatformConfig } from '../config';
 import { HouseFunction } from './house-function';
@@ -19,6 +21,8 @@ export interface RecommendationApiProps {
   recommendations: PlatformConfig['recommendations'];
   personalize: PlatformConfig['personalize'];
   affinityHalfLifeDays: number;
+  /** Without personalization consent a person gets the non-personalized list. */
+  consent: ConsentSettings;
   logRetentionDays: number;
 }
 
@@ -56,6 +60,7 @@ export class RecommendationApi extends Construct {
       environment: {
         [ENV.recommendConfig]: JSON.stringify(props.recommendations),
         [ENV.affinityHalfLifeDays]: String(props.affinityHalfLifeDays),
+        ...consentSettingsToEnv(props.consent),
         ...(campaignArn ? { [ENV.personalizeCampaignArn]: campaignArn, [ENV.personalizeTimeoutMs]: String(timeoutMs) } : {}),
       },
     })

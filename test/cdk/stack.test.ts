@@ -99,12 +99,35 @@ describe('functions', () => {
     const env = (id: string) => Object.keys(resources('AWS::Lambda::Function')[id].Properties.Environment.Variables);
     expect(env(fnId('ingestion'))).toEqual(expect.arrayContaining([ENV.eventStream, ENV.writeKeySecret, ENV.badEventsDeliveryStream]));
     expect(env(fnId('processor'))).toEqual(
-      expect.arrayContaining([ENV.profilesTable, ENV.badEventsDeliveryStream, ENV.anonymousTtlDays, ENV.knownTtlDays, ENV.dedupWindowHours, ENV.dedupMaxIds, ENV.affinityHalfLifeDays]),
+      expect.arrayContaining([
+        ENV.profilesTable,
+        ENV.identitiesTable,
+        ENV.badEventsDeliveryStream,
+        ENV.anonymousTtlDays,
+        ENV.knownTtlDays,
+        ENV.dedupWindowHours,
+        ENV.dedupMaxIds,
+        ENV.affinityHalfLifeDays,
+        ENV.deviceLinking,
+        ENV.consentRequired,
+        ENV.personalizationConsentCategory,
+        ENV.analyticsConsentCategory,
+      ]),
     );
-    expect(env(fnId('profileReader'))).toEqual(expect.arrayContaining([ENV.profilesTable, ENV.adminKeySecret]));
+    expect(env(fnId('profileReader'))).toEqual(expect.arrayContaining([ENV.profilesTable, ENV.identitiesTable, ENV.adminKeySecret]));
     expect(env(fnId('catalog'))).toEqual(expect.arrayContaining([ENV.itemsTable, ENV.adminKeySecret]));
     expect(env(fnId('recommend'))).toEqual(
-      expect.arrayContaining([ENV.profilesTable, ENV.itemsTable, ENV.eventStream, ENV.readKeySecret, ENV.recommendConfig, ENV.affinityHalfLifeDays]),
+      expect.arrayContaining([
+        ENV.profilesTable,
+        ENV.identitiesTable,
+        ENV.itemsTable,
+        ENV.eventStream,
+        ENV.readKeySecret,
+        ENV.recommendConfig,
+        ENV.affinityHalfLifeDays,
+        ENV.consentRequired,
+        ENV.personalizationConsentCategory,
+      ]),
     );
     expect(env(fnId('recommend'))).not.toContain(ENV.personalizeCampaignArn);
     expect(env(fnId('training'))).toEqual(
@@ -127,6 +150,15 @@ describe('functions', () => {
     custom.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ [ENV.anonymousTtlDays]: '7', [ENV.knownTtlDays]: '100' }) },
     });
+  });
+
+  it('pass identity and consent settings, validated, to the processor, the profile reader and the recommend function', () => {
+    const custom = synth({ deviceLinking: 'true', consentRequired: 'true', personalizationConsentCategory: ' C0004 ' }).template;
+    const variables = Match.objectLike({ [ENV.consentRequired]: 'true', [ENV.personalizationConsentCategory]: 'c0004', [ENV.analyticsConsentCategory]: 'analytics' });
+    expect(Object.keys(custom.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: variables } } })).sort()).toEqual([fnId('processor'), fnId('profileReader'), fnId('recommend')].sort());
+    custom.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [ENV.deviceLinking]: 'true' }) } });
+    expect(() => synth({ consentRequired: 'yes' })).toThrow('consentRequired');
+    expect(() => synth({ analyticsConsentCategory: 'x'.repeat(65) })).toThrow('analyticsConsentCategory');
   });
 });
 

@@ -144,7 +144,7 @@ describe('dedup encoding', () => {
 
 describe('settings from the environment', () => {
   it('round-trips through environment variables', () => {
-    const custom: ProfileSettings = { anonymousTtlDays: 7, knownTtlDays: 100, dedupWindowHours: 48, dedupMaxIds: 500, affinityHalfLifeDays: 3.5, deviceLinking: true };
+    const custom: ProfileSettings = { anonymousTtlDays: 7, knownTtlDays: 100, dedupWindowHours: 48, dedupMaxIds: 500, affinityHalfLifeDays: 3.5, deviceLinking: true, consentRequired: true, personalizationCategory: 'c0004', analyticsCategory: 'c0002' };
     expect(profileSettingsFromEnv(profileSettingsToEnv(custom))).toEqual(custom);
     expect(profileSettingsFromEnv({})).toEqual(DEFAULT_PROFILE_SETTINGS);
   });

@@ -1,3 +1,4 @@
+import { DEFAULT_CONSENT_SETTINGS } from '../../lambdas/shared/domain/consent';
 import { EXPOSURE_EVENT, handleRecommend, RecommendDeps } from '../../lambdas/recommend/recommend';
 import { StreamEvent } from '../../lambdas/shared/domain/event-schema';
 import { Interaction } from '../../lambdas/shared/domain/model';
@@ -69,6 +70,7 @@ function setup(opts: SetupOptions = {}) {
     events,
     readKeys: keys,
     config: resolveRecommendConfig(opts.config ?? {}, { personalizeAvailable: opts.personalize !== undefined }),
+    consent: DEFAULT_CONSENT_SETTINGS,
     affinityHalfLifeDays: 14,
     ...(opts.personalize ? { personalize: opts.personalize } : {}),
     now: () => T0,
@@ -127,6 +129,26 @@ describe('GET /v1/recommendations', () => {
     expect(body.items).toHaveLength(3);
     expect(profiles.calls.get).toBe(1);
     expect(models.calls).toEqual({ servingState: 1, lists: 1 });
+  });
+
+  it('serves the non-personalized list to a person without personalization consent, by any of their linked ids', async () => {
+    const { seed, get, deps } = setup();
+    const withdrawn = { consent: { categoryPreferences: { Personalization: false } } };
+    // Consent withdrawn after a view: the profile no longer holds it, and the list reads nothing about the person.
+    seed('user#u1', [viewed('s1', 'shoes', T0 - 2 * HOUR), track('Segment Consent Preference Updated', {}, { userId: 'u1', at: T0 - HOUR, context: withdrawn })]);
+    await deps.identities.link({ id: 'anon#phone', canonicalId: 'user#u1', scope: 'all', linkedAt: T0, expiresAt: T0 / 1000 + 86_400 });
+    for (const query of [{ userId: 'u1' }, { anonymousId: 'phone' }] as Array<Record<string, string>>) {
+      const { body } = await get({ ...query, limit: '3' });
+      expect(body).toMatchObject({ strategy: 'popular', personalized: false });
+      expect(body.items.every((i: { reasons: string[] }) => !i.reasons.some((r) => r.startsWith('similar:')))).toBe(true);
+    }
+    // With consent granted again the person's next events personalize the list again.
+    seed('user#u1', [
+      viewed('s1', 'shoes', T0 - 2 * HOUR),
+      track('Segment Consent Preference Updated', {}, { userId: 'u1', at: T0 - HOUR, context: withdrawn }),
+      track('Segment Consent Preference Updated', {}, { userId: 'u1', at: T0 - 30 * 60_000, context: { consent: { categoryPreferences: { Personalization: true } } } }),
+    ]);
+    expect((await get({ userId: 'u1', limit: '3' })).body).toMatchObject({ strategy: 'hybrid', personalized: true });
   });
 
   it('serves a visitor nobody knows from the popularity chain, never an empty list', async () => {

@@ -119,8 +119,8 @@ export function applyBatch(
   if (fresh.length === 0 && merging.length === 0 && devices.length === 0) return { applied: 0, duplicates, merged: 0 };
 
   let state = live?.state ?? emptyProfile(profileId);
-  for (const { record, scope } of merging) if (record) state = mergeProfileState(state, record.state, scope, settings.affinityHalfLifeDays);
-  state = reduceEvents(state, fresh, settings.affinityHalfLifeDays);
+  for (const { record, scope } of merging) if (record) state = mergeProfileState(state, record.state, scope, settings.affinityHalfLifeDays, settings);
+  state = reduceEvents(state, fresh, settings.affinityHalfLifeDays, settings);
   const linked = [
     ...(live?.linked ?? []),
     ...merging.flatMap((s) => [...(s.record?.linked ?? []), { id: s.profileId, scope: s.scope, at: nowMs }]),

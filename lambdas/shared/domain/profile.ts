@@ -8,6 +8,7 @@ import {
   PRODUCT_ADDED,
   PRODUCT_REMOVED,
 } from './commerce';
+import { ADMIN_SOURCE_ID, applyStatements, ConsentSettings, ConsentState, DEFAULT_CONSENT_SETTINGS, emptyConsent, eventPermits, isGranted, mergeConsent, statedPreferences } from './consent';
 import { parseIsoTimestamp, StreamEvent } from './event-schema';
 import { isPlainObject, jsonBytes } from './json';
 
@@ -28,6 +29,10 @@ import { isPlainObject, jsonBytes } from './json';
  * where a bound is hit on event names, categories or cart lines can two orders of the same events differ.
  *
  * De-duplication (applying an event at most once) is not the reducer's job: see `profile-record.ts`.
+ *
+ * Consent (`consent.ts`) is the one deliberate exception to order-insensitivity: an event that states no consent
+ * is judged by the profile's consent when it is processed, and a withdrawal of personalization consent clears the
+ * personalization features the profile held at that moment. The effective consent itself is last-writer-wins.
  */
 
 /** Upper bounds on every collection in a profile, so an item stays far below DynamoDB's 400 KB whatever the traffic. */
@@ -124,6 +129,8 @@ export interface ProfileState {
   cart: { clearedAt: number; lines: Record<string, CartLine> };
   context?: { stamp: Stamp; value: LastContext };
   groups: Record<string, { stamp: Stamp; traits: Record<string, unknown> }>;
+  /** Consent per category with its audit trail (absent in profiles written before consent was kept). */
+  consent?: ConsentState;
 }
 
 /** The key of a person's profile: their `userId` if known, their `anonymousId` otherwise. */
@@ -144,6 +151,7 @@ export function emptyProfile(profileId: string): ProfileState {
     recent: [],
     cart: { clearedAt: 0, lines: {} },
     groups: {},
+    consent: emptyConsent(),
   };
 }
 
@@ -151,12 +159,31 @@ export function emptyProfile(profileId: string): ProfileState {
  * Folds events into a copy of `state` (the input is not modified). Events must be distinct (de-duplicated by
  * the caller) and belong to the profile.
  */
-export function reduceEvents(state: ProfileState, events: readonly StreamEvent[], halfLifeDays: number): ProfileState {
+export function reduceEvents(state: ProfileState, events: readonly StreamEvent[], halfLifeDays: number, consent: ConsentSettings = DEFAULT_CONSENT_SETTINGS): ProfileState {
   const next = structuredClone(state);
+  next.consent ??= emptyConsent();
+  const personalizedBefore = isGranted(next.consent, consent.personalizationCategory, consent);
   const halfLifeMs = halfLifeDays * 86_400_000;
-  for (const event of events) applyEvent(next, event, halfLifeMs);
+  for (const event of events) applyEvent(next, event, halfLifeMs, consent);
+  enforceConsent(next, personalizedBefore, consent);
   enforceBounds(next);
   return next;
+}
+
+/**
+ * When personalization consent has just been withdrawn, forgets what the profile learnt for personalization:
+ * event counters, recent items, affinities, cart, orders and the last context. Ids, traits, call counts and
+ * consent stay (erasure removes everything: `DELETE /v1/profiles/{userId}`).
+ */
+function enforceConsent(p: ProfileState, personalizedBefore: boolean, consent: ConsentSettings): void {
+  if (!personalizedBefore || isGranted(p.consent, consent.personalizationCategory, consent)) return;
+  const empty = emptyProfile(p.profileId);
+  p.events = empty.events;
+  p.orders = empty.orders;
+  p.affinity = empty.affinity;
+  p.recent = empty.recent;
+  p.cart = empty.cart;
+  delete p.context;
 }
 
 /** What a merge takes from the profile merged in: everything, or its history only (a lower-confidence device link). */
@@ -173,8 +200,10 @@ export type MergeScope = 'all' | 'history';
  * With scope `history`, the other profile's traits and groups (who the person says they are) are left out: only
  * what they did is merged. `into` keeps its `profileId` and `userId`.
  */
-export function mergeProfileState(into: ProfileState, from: ProfileState, scope: MergeScope, halfLifeDays: number): ProfileState {
+export function mergeProfileState(into: ProfileState, from: ProfileState, scope: MergeScope, halfLifeDays: number, consent: ConsentSettings = DEFAULT_CONSENT_SETTINGS): ProfileState {
   const p = structuredClone(into);
+  p.consent ??= emptyConsent();
+  const personalizedBefore = isGranted(p.consent, consent.personalizationCategory, consent);
   const halfLifeMs = halfLifeDays * 86_400_000;
   if (from.firstSeen !== undefined) p.firstSeen = Math.min(p.firstSeen ?? from.firstSeen, from.firstSeen);
   if (from.lastSeen !== undefined) p.lastSeen = Math.max(p.lastSeen ?? from.lastSeen, from.lastSeen);
@@ -214,12 +243,15 @@ export function mergeProfileState(into: ProfileState, from: ProfileState, scope:
       const current = own(p.groups, groupId);
       if (current === undefined || compareStamps(group.stamp, current.stamp) > 0) setOwn(p.groups, groupId, group);
     }
+    // Consent is the person's statement: a device link (another person, maybe) does not carry it over.
+    if (from.consent) mergeConsent(p.consent, from.consent);
   }
+  enforceConsent(p, personalizedBefore, consent);
   enforceBounds(p);
   return p;
 }
 
-function applyEvent(p: ProfileState, e: StreamEvent, halfLifeMs: number): void {
+function applyEvent(p: ProfileState, e: StreamEvent, halfLifeMs: number, consent: ConsentSettings): void {
   const at = parseIsoTimestamp(e.timestamp) as number;
   const stamp: Stamp = [at, e.messageId];
   p.firstSeen = Math.min(p.firstSeen ?? at, at);
@@ -227,10 +259,14 @@ function applyEvent(p: ProfileState, e: StreamEvent, halfLifeMs: number): void {
   increment(p.counts, e.type);
   if (e.userId !== undefined && p.profileId === profileIdOf({ userId: e.userId })) p.userId = e.userId;
   if (e.anonymousId !== undefined) setOwn(p.anonymousIds, e.anonymousId, Math.max(own(p.anonymousIds, e.anonymousId) ?? 0, at));
-  if (e.context) applyContext(p, e.context, stamp);
+  const stated = statedPreferences(e.context);
+  if (stated) applyStatements(p.consent as ConsentState, stated, stamp, e.sourceId === ADMIN_SOURCE_ID ? 'admin' : 'event');
 
   if (e.type === 'identify' && e.traits) mergeTraits(p.traits, p.traitStamps, e.traits, stamp);
   if (e.type === 'group' && typeof e.groupId === 'string') applyGroup(p, e.groupId, e.traits ?? {}, stamp);
+  // Without personalization consent, what the person does is not learnt.
+  if (!eventPermits(stated, p.consent, consent.personalizationCategory, consent)) return;
+  if (e.context) applyContext(p, e.context, stamp);
   if (e.type === 'track' && e.event) applyTrack(p, e.event, e.properties, at, halfLifeMs);
 }
 

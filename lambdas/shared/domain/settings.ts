@@ -1,7 +1,8 @@
 import { booleanEnv, ENV, numberEnv } from '../env';
+import { consentCategory, ConsentSettings, DEFAULT_CONSENT_SETTINGS } from './consent';
 
 /** Tunables of the profile reducer and store. Defaults live here once; the CDK config and the handlers both use them. */
-export interface ProfileSettings {
+export interface ProfileSettings extends ConsentSettings {
   /** Days an anonymous-only profile lives after its last write. */
   anonymousTtlDays: number;
   /** Days a profile with a `userId` lives after its last write (13 months by default). */
@@ -26,6 +27,7 @@ export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
   dedupMaxIds: 2000,
   affinityHalfLifeDays: 14,
   deviceLinking: false,
+  ...DEFAULT_CONSENT_SETTINGS,
 };
 
 /** Profile settings as the functions receive them: one environment variable per setting. */
@@ -38,6 +40,7 @@ export function profileSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     dedupMaxIds: numberEnv(ENV.dedupMaxIds, d.dedupMaxIds, env),
     affinityHalfLifeDays: numberEnv(ENV.affinityHalfLifeDays, d.affinityHalfLifeDays, env),
     deviceLinking: booleanEnv(ENV.deviceLinking, d.deviceLinking, env),
+    ...consentSettingsFromEnv(env),
   };
 }
 
@@ -50,5 +53,24 @@ export function profileSettingsToEnv(settings: ProfileSettings): Record<string, 
     [ENV.dedupMaxIds]: String(settings.dedupMaxIds),
     [ENV.affinityHalfLifeDays]: String(settings.affinityHalfLifeDays),
     [ENV.deviceLinking]: String(settings.deviceLinking),
+    ...consentSettingsToEnv(settings),
+  };
+}
+
+/** The consent settings from the environment (the processor, the lake filter and the recommendation API need them). */
+export function consentSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ConsentSettings {
+  const d = DEFAULT_CONSENT_SETTINGS;
+  return {
+    consentRequired: booleanEnv(ENV.consentRequired, d.consentRequired, env),
+    personalizationCategory: consentCategory(env[ENV.personalizationConsentCategory] || d.personalizationCategory),
+    analyticsCategory: consentCategory(env[ENV.analyticsConsentCategory] || d.analyticsCategory),
+  };
+}
+
+export function consentSettingsToEnv(settings: ConsentSettings): Record<string, string> {
+  return {
+    [ENV.consentRequired]: String(settings.consentRequired),
+    [ENV.personalizationConsentCategory]: settings.personalizationCategory,
+    [ENV.analyticsConsentCategory]: settings.analyticsCategory,
   };
 }
