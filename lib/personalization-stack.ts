@@ -73,6 +73,7 @@ export class PersonalizationStack extends Stack {
     this.profileReader = new ProfileReader(this, 'ProfileReader', {
       profiles: this.store.profiles,
       identities: this.store.identities,
+      stream: this.events.stream,
       adminKey: this.credentials.adminKey,
       settings: config.profiles,
       logRetentionDays,

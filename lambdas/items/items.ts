@@ -3,7 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { CATALOG_LIMITS, parseItemId, validateCatalogUpsert } from '../shared/domain/catalog';
 import { RequestError } from '../shared/domain/errors';
-import { checkContentType, errorResponse, jsonResponse, parseJson, pathParameter, readBody, requireKey } from '../shared/http';
+import { checkContentType, dispatch, errorResponse, jsonResponse, parseJson, pathParameter, readBody, requireKey, Route } from '../shared/http';
 import type { CatalogStore } from '../shared/store/catalog-store';
 import type { KeyStore } from '../shared/store/key-store';
 
@@ -18,10 +18,8 @@ export interface ItemsDeps {
 /** JSON only (a body without a Content-Type is read as JSON). */
 const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/json']);
 
-type Route = (event: APIGatewayProxyEvent, deps: ItemsDeps) => Promise<APIGatewayProxyResult>;
-
 /** The methods of each resource (API Gateway resource paths). */
-const ROUTES: Record<string, Record<string, Route>> = {
+const ROUTES: Record<string, Record<string, Route<ItemsDeps>>> = {
   '/v1/items': { PUT: upsertItems },
   '/v1/items/{itemId}': { DELETE: deleteItem },
 };
@@ -37,14 +35,7 @@ const ROUTES: Record<string, Record<string, Route>> = {
 export async function handleItems(event: APIGatewayProxyEvent, deps: ItemsDeps): Promise<APIGatewayProxyResult> {
   try {
     await requireKey(event, deps.adminKeys, 'This route needs the admin key (HTTP Basic, key as the user name)');
-    const methods = ROUTES[event.resource];
-    if (!methods) throw new RequestError(404, `No catalog route ${event.resource}`);
-    const route = methods[event.httpMethod];
-    if (!route) {
-      const allowed = Object.keys(methods).join(', ');
-      return errorResponse(new RequestError(405, `${event.httpMethod} is not allowed on ${event.resource}; use ${allowed}`), 'admin', { Allow: allowed });
-    }
-    return await route(event, deps);
+    return await dispatch(event, ROUTES, deps, 'admin');
   } catch (error) {
     if (error instanceof RequestError) {
       deps.logger.info('Catalog request refused', { status: error.status, reason: error.message });

@@ -1,18 +1,20 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { dynamoDbClient, secretsManagerClient } from '../shared/clients';
+import { dynamoDbClient, kinesisClient, secretsManagerClient } from '../shared/clients';
 import { profileSettingsFromEnv } from '../shared/domain/settings';
 import { ENV, requireEnv } from '../shared/env';
 import { createInstrumentation, instrumented } from '../shared/instrumentation';
-import { SecretsManagerKeyStore } from '../shared/store/key-store';
+import { KinesisEventStream } from '../shared/store/event-stream';
 import { DynamoDbIdentityStore } from '../shared/store/identity-store';
+import { SecretsManagerKeyStore } from '../shared/store/key-store';
 import { DynamoDbProfileStore } from '../shared/store/profile-store';
-import { handleGetProfile } from './get-profile';
+import { handleProfiles } from './profiles';
 
 const tools = createInstrumentation();
 const dynamodb = tools.tracer.captureAWSv3Client(dynamoDbClient());
 const deps = {
   profiles: new DynamoDbProfileStore(dynamodb, requireEnv(ENV.profilesTable)),
   identities: new DynamoDbIdentityStore(dynamodb, requireEnv(ENV.identitiesTable)),
+  events: new KinesisEventStream(tools.tracer.captureAWSv3Client(kinesisClient()), requireEnv(ENV.eventStream)),
   adminKeys: new SecretsManagerKeyStore(tools.tracer.captureAWSv3Client(secretsManagerClient()), requireEnv(ENV.adminKeySecret)),
   settings: profileSettingsFromEnv(),
   now: Date.now,
@@ -20,4 +22,4 @@ const deps = {
   metrics: tools.metrics,
 };
 
-export const handler = instrumented(tools, (event: APIGatewayProxyEvent) => handleGetProfile(event, deps));
+export const handler = instrumented(tools, (event: APIGatewayProxyEvent) => handleProfiles(event, deps));

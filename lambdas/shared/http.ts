@@ -103,3 +103,19 @@ export function parseJson(text: string): unknown {
     throw new RequestError(400, `Malformed JSON: ${(error as Error).message}`);
   }
 }
+
+/** A handler of one method on one resource. */
+export type Route<D> = (event: APIGatewayProxyEvent, deps: D) => Promise<APIGatewayProxyResult>;
+
+/**
+ * Calls the route of the request's resource and method (API Gateway resource paths): 404 for a resource the
+ * function does not serve, 405 with `Allow` for a method the resource does not have.
+ */
+export function dispatch<D>(event: APIGatewayProxyEvent, routes: Record<string, Record<string, Route<D>>>, deps: D, realm: string): Promise<APIGatewayProxyResult> {
+  const methods = routes[event.resource];
+  if (!methods) throw new RequestError(404, `No route ${event.resource}`);
+  const route = methods[event.httpMethod];
+  if (route) return route(event, deps);
+  const allowed = Object.keys(methods).join(', ');
+  return Promise.resolve(errorResponse(new RequestError(405, `${event.httpMethod} is not allowed on ${event.resource}; use ${allowed}`), realm, { Allow: allowed }));
+}

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { profileSettingsToEnv, ProfileSettings } from '../../lambdas/shared/domain/settings';
@@ -9,12 +10,17 @@ import { HouseFunction } from './house-function';
 export interface ProfileReaderProps {
   profiles: ITable;
   identities: ITable;
+  /** Where admin consent statements go. */
+  stream: IStream;
   adminKey: ISecret;
   settings: ProfileSettings;
   logRetentionDays: number;
 }
 
-/** `GET /v1/profiles/{userId}`: reads the person's profile by any linked id (reads only), behind the admin key. */
+/**
+ * The profile admin API behind the admin key: `GET /v1/profiles/{userId}` reads the person's profile by any linked
+ * id; `PUT /v1/profiles/{userId}/consent` puts an operator's consent statement on the event stream.
+ */
 export class ProfileReader extends Construct {
   readonly function: HouseFunction;
 
@@ -23,7 +29,7 @@ export class ProfileReader extends Construct {
     this.function = new HouseFunction(this, 'Profiles', {
       entry: 'profiles/handler.ts',
       serviceName: 'profiles-api',
-      description: 'Profile reads for operators and back ends (admin key)',
+      description: 'Profile admin API: profile reads and consent statements (admin key)',
       memorySize: 256,
       timeout: Duration.seconds(5),
       logRetentionDays: props.logRetentionDays,
@@ -31,6 +37,7 @@ export class ProfileReader extends Construct {
     })
       .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:GetItem')
       .bindTable(props.identities, ENV.identitiesTable, 'dynamodb:BatchGetItem')
+      .bindStream(props.stream, ENV.eventStream, 'kinesis:PutRecords')
       .bindSecret(props.adminKey, ENV.adminKeySecret);
   }
 }

@@ -26,7 +26,7 @@ export interface PublicApiProps {
 
 /**
  * The REST API: the Segment HTTP Tracking API routes (`/v1/track` … `/v1/batch`, plus the one-letter routes
- * analytics.js posts to), `/v1/profiles/{userId}`, the catalog (`/v1/items`) and `/v1/recommendations`. Every media type is declared binary so bodies reach
+ * analytics.js posts to), `/v1/profiles/{userId}` (and its `/consent`), the catalog (`/v1/items`) and `/v1/recommendations`. Every media type is declared binary so bodies reach
  * the functions byte for byte (gzip, invalid UTF-8 and all) and are validated there.
  */
 export class PublicApi extends Construct {
@@ -77,12 +77,9 @@ export class PublicApi extends Construct {
         },
       }).addMethod('POST', ingest),
     );
-    methods.push(
-      v1
-        .addResource('profiles')
-        .addResource('{userId}')
-        .addMethod('GET', new LambdaIntegration(props.profiles, { allowTestInvoke: false })),
-    );
+    const profiles = new LambdaIntegration(props.profiles, { allowTestInvoke: false });
+    const profile = v1.addResource('profiles').addResource('{userId}');
+    methods.push(profile.addMethod('GET', profiles), profile.addResource('consent').addMethod('PUT', profiles));
     const catalog = new LambdaIntegration(props.catalog, { allowTestInvoke: false });
     const items = v1.addResource('items');
     methods.push(items.addMethod('PUT', catalog), items.addResource('{itemId}').addMethod('DELETE', catalog));

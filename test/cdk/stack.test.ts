@@ -216,17 +216,18 @@ describe('least privilege', () => {
     expect(processorGrants).toHaveLength(7);
   });
 
-  it('lets the profile reader get profiles, read identity links and read the admin key, nothing else', () => {
+  it('lets the profile admin API get profiles, read identity links, put consent statements on the stream and read the admin key, nothing else', () => {
     expect(grants(fnId('profileReader'))).toEqual(
       expect.arrayContaining([
         xray,
         logs('profileReader'),
         [['dynamodb:GetItem'], arnOf(stack.store.profiles)],
         [['dynamodb:BatchGetItem'], arnOf(stack.store.identities)],
+        [['kinesis:PutRecords'], arnOf(stack.events.stream)],
         [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(stack.credentials.adminKey)],
       ]),
     );
-    expect(grants(fnId('profileReader'))).toHaveLength(5);
+    expect(grants(fnId('profileReader'))).toHaveLength(6);
   });
 
   it('lets the catalog function write and delete catalog items and read the admin key, nothing else', () => {
@@ -307,7 +308,7 @@ describe('API', () => {
   });
 
   it('serves profiles on their own function', () => {
-    expect(routes().filter((r) => r.uri.includes(fnId('profileReader'))).map((r) => r.route)).toEqual(['GET /v1/profiles/{userId}']);
+    expect(routes().filter((r) => r.uri.includes(fnId('profileReader'))).map((r) => r.route).sort()).toEqual(['GET /v1/profiles/{userId}', 'PUT /v1/profiles/{userId}/consent']);
   });
 
   it('serves the catalog and recommendations on their own functions', () => {

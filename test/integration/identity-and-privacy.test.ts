@@ -1,4 +1,4 @@
-import { eventually, getProfile, post, startTestRuntime } from '../support/local-runtime';
+import { ADMIN_KEY, basic, eventually, getProfile, post, READ_KEY, startTestRuntime } from '../support/local-runtime';
 
 /**
  * Identity resolution, segments, consent and erasure through the local runtime: real handlers, the Kinesis and
@@ -50,5 +50,32 @@ describe('identity and privacy through the local runtime', () => {
       expect(status).toBe(200);
       expect(body).toMatchObject({ profileId: 'user#ada', version: profile.version });
     }
+  });
+
+  it('honours a withdrawal of personalization consent made through the admin API, for every linked id', async () => {
+    const putConsent = (categoryPreferences: Record<string, boolean>) =>
+      fetch(`${runtime.url}/v1/profiles/ada/consent`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json', Authorization: basic(ADMIN_KEY) },
+        body: JSON.stringify({ categoryPreferences }),
+      });
+    const recommend = async (query: string) => (await fetch(`${runtime.url}/v1/recommendations?${query}`, { headers: { Authorization: basic(READ_KEY) } })).json() as Promise<any>;
+
+    expect(await recommend('anonymousId=phone-1')).toMatchObject({ personalized: true });
+    const response = await putConsent({ Personalization: false });
+    expect(response.status).toBe(202);
+    const withdrawn = await eventually(async () => {
+      const { body } = await getProfile(runtime.url, 'ada');
+      return body.consent?.personalization?.granted === false ? body : undefined;
+    }, 30_000, 'the withdrawal');
+    // What was learnt for personalization is gone; who the person is stays.
+    expect(withdrawn).toMatchObject({ events: {}, recentItems: [], cart: { items: [] }, traits: { email: 'ada@example.com' } });
+    expect(withdrawn.consent.personalization).toMatchObject({ granted: false, source: 'admin' });
+
+    // Events sent after the withdrawal teach nothing, and recommendations by any of the person's ids are not personalized.
+    expect((await send([{ type: 'track', anonymousId: 'phone-1', event: 'Product Viewed', properties: { product_id: 'mat' } }])).status).toBe(200);
+    await eventually(async () => ((await getProfile(runtime.url, 'ada')).body.counts.track === 5 ? true : undefined), 30_000, 'the later event');
+    expect((await getProfile(runtime.url, 'ada')).body.recentItems).toEqual([]);
+    for (const query of ['userId=ada', 'anonymousId=phone-1', 'anonymousId=laptop-1']) expect(await recommend(query)).toMatchObject({ personalized: false, strategy: 'popular' });
   });
 });

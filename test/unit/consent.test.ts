@@ -1,4 +1,4 @@
-import { CONSENT_EVENT, DEFAULT_CONSENT_SETTINGS, eventPermits, isGranted, statedPreferences } from '../../lambdas/shared/domain/consent';
+import { auditTrail, CONSENT_EVENT, DEFAULT_CONSENT_SETTINGS, eventPermits, isGranted, statedPreferences } from '../../lambdas/shared/domain/consent';
 import { emptyProfile, mergeProfileState, reduceEvents } from '../../lambdas/shared/domain/profile';
 import { HOUR, identify, streamEvent, T0, track } from '../support/events';
 
@@ -44,6 +44,14 @@ describe('consent on the profile', () => {
       'personalization|true|event': { first: [T0, 'c1'], last: [T0 + 3 * HOUR, 'c4'] },
       'personalization|false|admin': { first: [T0 + HOUR, 'c2'], last: [T0 + HOUR, 'c2'] },
     });
+    expect(auditTrail(inOrder).map((s) => [s.category, s.granted, s.source, s.firstAt - T0, s.lastAt - T0])).toEqual([
+      ['analytics', true, 'event', 0, 0],
+      ['personalization', true, 'event', 0, 3 * HOUR],
+      ['personalization', false, 'admin', HOUR, HOUR],
+    ]);
+    // A category name may contain the separator.
+    const odd = reduce([consentEvent({ 'a|b': true }, T0)]).consent;
+    expect(auditTrail(odd)).toEqual([{ category: 'a|b', granted: true, source: 'event', firstAt: T0, lastAt: T0 }]);
   });
 
   it('learns nothing for personalization from an event without consent, but keeps ids, traits and call counts', () => {

@@ -100,6 +100,26 @@ export function eventPermits(stated: Record<string, boolean> | undefined, consen
   return isGranted(consent, category, settings);
 }
 
+/** One line of the audit trail: a statement and the first and last time it was made (epoch ms). */
+export interface ConsentStatement {
+  category: string;
+  granted: boolean;
+  source: ConsentSource;
+  firstAt: number;
+  lastAt: number;
+}
+
+/** The audit trail, oldest first. */
+export function auditTrail(consent: ConsentState | undefined): ConsentStatement[] {
+  return Object.entries(consent?.statements ?? {})
+    .map(([key, { first, last }]) => {
+      // `category|granted|source`: the category itself may contain `|`.
+      const [source, granted, ...category] = key.split('|').reverse();
+      return { category: category.reverse().join('|'), granted: granted === 'true', source: source as ConsentSource, firstAt: first[0], lastAt: last[0] };
+    })
+    .sort((a, b) => a.firstAt - b.firstAt || (a.category < b.category ? -1 : 1));
+}
+
 function record(consent: ConsentState, category: string, entry: ConsentEntry): void {
   const current = Object.hasOwn(consent.categories, category) ? consent.categories[category] : undefined;
   if (current && compare(entry.stamp, current.stamp) <= 0) return;

@@ -1,4 +1,5 @@
-import { CartAdd, LastContext, ProfileState, REVENUE_SCALE } from './profile';
+import { auditTrail, ConsentSource } from './consent';
+import { CartAdd, LastContext, MergeScope, ProfileState, REVENUE_SCALE } from './profile';
 import { ProfileRecord } from './profile-record';
 
 /** A profile as the API returns it: ISO dates, decayed affinities, the cart as lines, no internal bookkeeping. */
@@ -19,6 +20,12 @@ export interface ProfileView {
   cart: { items: Array<{ itemId: string; quantity: number; price?: number; addedAt: string }>; value: number };
   context?: LastContext;
   groups: Array<{ groupId: string; traits: Record<string, unknown> }>;
+  /** The latest statement per consent category. */
+  consent: Record<string, { granted: boolean; at: string; source: ConsentSource }>;
+  /** Every distinct consent statement (category, value, source), with when it was first and last made. */
+  consentHistory: Array<{ category: string; granted: boolean; source: ConsentSource; firstAt: string; lastAt: string }>;
+  /** Other ids merged into this profile (identity resolution), oldest first. */
+  linkedIds: Array<{ id: string; scope: MergeScope; at: string }>;
   version: number;
   updatedAt: string;
   expiresAt: string;
@@ -54,6 +61,9 @@ export function toProfileView(record: ProfileRecord, nowMs: number, halfLifeDays
     cart: cartView(p.cart),
     ...(p.context ? { context: p.context.value } : {}),
     groups: Object.entries(p.groups).map(([groupId, g]) => ({ groupId, traits: g.traits })),
+    consent: Object.fromEntries(Object.entries(p.consent?.categories ?? {}).map(([category, e]) => [category, { granted: e.granted, at: iso(e.stamp[0]), source: e.source }])),
+    consentHistory: auditTrail(p.consent).map((s) => ({ ...s, firstAt: iso(s.firstAt), lastAt: iso(s.lastAt) })),
+    linkedIds: (record.linked ?? []).map((l) => ({ id: l.id, scope: l.scope, at: iso(l.at) })),
     version: record.version,
     updatedAt: iso(record.updatedAt),
     expiresAt: iso(record.expiresAt * 1000),

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { GetProfileDeps, handleGetProfile } from '../../lambdas/profiles/get-profile';
+import { handleProfiles, ProfilesDeps } from '../../lambdas/profiles/profiles';
+import type { StreamEvent } from '../../lambdas/shared/domain/event-schema';
 import { applyBatch, ProfileRecord } from '../../lambdas/shared/domain/profile-record';
 import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
 import type { KeyStore } from '../../lambdas/shared/store/key-store';
@@ -16,14 +17,29 @@ function setup(now = T0) {
   const profiles = new InMemoryProfileStore();
   const metrics = disabledMetrics();
   const recorded = recordMetrics(metrics);
-  const deps: GetProfileDeps = { profiles, identities: new InMemoryIdentityStore(), adminKeys: keys, settings: DEFAULT_PROFILE_SETTINGS, now: () => now, logger: silentLogger(), metrics };
+  const written: StreamEvent[] = [];
+  let streamFails = false;
+  const events = {
+    put: async (batch: StreamEvent[]) => (streamFails ? { failed: batch, lastError: 'ProvisionedThroughputExceededException' } : (written.push(...batch), { failed: [] })),
+  };
+  const deps: ProfilesDeps = {
+    profiles,
+    identities: new InMemoryIdentityStore(),
+    events,
+    adminKeys: keys,
+    settings: DEFAULT_PROFILE_SETTINGS,
+    now: () => now,
+    newId: () => 'id-1',
+    logger: silentLogger(),
+    metrics,
+  };
   const seed = (profileId: string, events: Parameters<typeof applyBatch>[2], writtenAt = T0) => {
     const record = applyBatch(undefined, profileId, events, DEFAULT_PROFILE_SETTINGS, writtenAt).next as ProfileRecord;
     profiles.seed(record);
     return record;
   };
   const get = (userId: string | undefined, opts: { key?: string | null; query?: Record<string, string> } = {}) =>
-    handleGetProfile(
+    handleProfiles(
       apiEvent({
         resource: '/v1/profiles/{userId}',
         method: 'GET',
@@ -33,7 +49,19 @@ function setup(now = T0) {
       }),
       deps,
     );
-  return { profiles, deps, seed, get, recorded };
+  const putConsent = (userId: string, body: unknown, query: Record<string, string> | null = null) =>
+    handleProfiles(
+      apiEvent({
+        resource: '/v1/profiles/{userId}/consent',
+        method: 'PUT',
+        headers: { Authorization: basicAuth(ADMIN_KEY), 'Content-Type': 'application/json' },
+        pathParameters: { userId },
+        queryStringParameters: query,
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
+      deps,
+    );
+  return { profiles, deps, seed, get, putConsent, written, failStream: () => (streamFails = true), recorded };
 }
 const bodyOf = (response: APIGatewayProxyResult) => JSON.parse(response.body);
 
@@ -59,7 +87,7 @@ describe('handleGetProfile', () => {
     seed('user#u1', [track('E', {}, { userId: 'u1' })]);
     const response =
       auth.header !== undefined
-        ? await handleGetProfile(apiEvent({ method: 'GET', headers: { Authorization: auth.header }, pathParameters: { userId: 'u1' } }), deps)
+        ? await handleProfiles(apiEvent({ method: 'GET', headers: { Authorization: auth.header }, pathParameters: { userId: 'u1' } }), deps)
         : await get('u1', { key: auth.key });
     expect(response.statusCode).toBe(401);
     expect(response.headers?.['WWW-Authenticate']).toBe('Basic realm="admin"');
@@ -129,5 +157,61 @@ describe('handleGetProfile', () => {
     const response = await get('u1');
     expect(response.statusCode).toBe(500);
     expect(bodyOf(response)).toEqual({ message: 'Internal error' });
+  });
+});
+
+describe('PUT /v1/profiles/{userId}/consent', () => {
+  it('puts an admin consent statement on the stream, in Segment’s format, for a user or an anonymous id', async () => {
+    const { putConsent, written } = setup();
+    const response = await putConsent('u1', { categoryPreferences: { Personalization: false, Analytics: true } });
+    expect(response.statusCode).toBe(202);
+    expect(bodyOf(response)).toEqual({ messageId: 'consent-id-1', categoryPreferences: { Personalization: false, Analytics: true } });
+    expect(written).toEqual([
+      expect.objectContaining({
+        type: 'track',
+        event: 'Segment Consent Preference Updated',
+        userId: 'u1',
+        messageId: 'consent-id-1',
+        sourceId: 'admin-api',
+        timestamp: new Date(T0).toISOString(),
+        context: { consent: { categoryPreferences: { Personalization: false, Analytics: true } } },
+      }),
+    ]);
+    expect((await putConsent('a1', { categoryPreferences: { analytics: false } }, { idType: 'anonymousId' })).statusCode).toBe(202);
+    expect(written[1]).toMatchObject({ anonymousId: 'a1' });
+    expect(written[1]).not.toHaveProperty('userId');
+  });
+
+  it.each([
+    [{}, 'categoryPreferences'],
+    [{ categoryPreferences: {} }, 'at least one category'],
+    [{ categoryPreferences: { Analytics: 'yes' } }, 'categoryPreferences.Analytics must be true or false'],
+    [{ categoryPreferences: { [' '.repeat(3)]: true } }, 'must be 1 to 64 characters'],
+    [{ categoryPreferences: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`c${i}`, true])) }, 'at most 32'],
+    ['{not json', 'JSON'],
+  ])('refuses %j with a 400 naming the problem, writing nothing', async (body, problem) => {
+    const { putConsent, written } = setup();
+    const response = await putConsent('u1', body);
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response).message).toContain(problem);
+    expect(written).toEqual([]);
+  });
+
+  it('answers 503 with Retry-After when the stream does not take the statement', async () => {
+    const { putConsent, failStream } = setup();
+    failStream();
+    const response = await putConsent('u1', { categoryPreferences: { analytics: false } });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['Retry-After']).toBe('1');
+  });
+
+  it('answers 405 for another method, with Allow', async () => {
+    const { deps } = setup();
+    const response = await handleProfiles(
+      apiEvent({ resource: '/v1/profiles/{userId}/consent', method: 'DELETE', headers: { Authorization: basicAuth(ADMIN_KEY) }, pathParameters: { userId: 'u1' } }),
+      deps,
+    );
+    expect(response.statusCode).toBe(405);
+    expect(response.headers?.Allow).toBe('PUT');
   });
 });
