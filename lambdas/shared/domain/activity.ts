@@ -1,4 +1,4 @@
-import { jsonBytes } from './json';
+import { compareStrings, jsonBytes, own, prefixWithin, setOwn } from './json';
 
 /**
  * When a profile's events happened: per activity key (a track event's name, or `$page`, `$screen`, … for the other
@@ -100,7 +100,7 @@ export function boundActivity(a: Activity): void {
     rollUp(series, a.at);
     if (series.m.length > 0 || series.d.length > 0) kept.push([key, series, newestBucketStart(series)]);
   }
-  kept.sort((x, y) => y[2] - x[2] || cmp(x[0], y[0]));
+  kept.sort((x, y) => y[2] - x[2] || compareStrings(x[0], y[0]));
   const budget = ACTIVITY_LIMITS.bytes - jsonBytes({ at: a.at, names: {} });
   const bounded = prefixWithin(kept, ACTIVITY_LIMITS.names, budget, ([key, series]) => jsonBytes(key) + jsonBytes(series) + 2);
   a.names = {};
@@ -215,36 +215,4 @@ function seriesOf(a: Activity, key: string): ActivitySeries {
   const created: ActivitySeries = { m: [], d: [] };
   setOwn(a.names, key, created);
   return created;
-}
-
-/**
- * The longest prefix of `sorted` with at most `maxCount` entries and `maxBytes` bytes, stopping at the first entry
- * that does not fit (as in profile.ts): adding entries can then only move the cut earlier, which composes across
- * batches.
- */
-function prefixWithin<T>(sorted: T[], maxCount: number, maxBytes: number, bytesOf: (entry: T) => number): T[] {
-  let bytes = 0;
-  let n = 0;
-  while (n < sorted.length && n < maxCount) {
-    bytes += bytesOf(sorted[n]);
-    if (bytes > maxBytes) break;
-    n += 1;
-  }
-  return sorted.slice(0, n);
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * Keys are event names from user input ("__proto__", "constructor" are valid): read only own properties and create
- * keys as own data properties (assigning `__proto__` would replace the prototype instead). As in profile.ts.
- */
-function own<V>(record: Readonly<Record<string, V>>, key: string): V | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
-function setOwn<V>(record: Record<string, V>, key: string, value: V): void {
-  Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
 }

@@ -1,4 +1,4 @@
-import { isPlainObject } from './json';
+import { isPlainObject, own, setOwn } from './json';
 
 /**
  * Consent per purpose, in Segment's format: `context.consent.categoryPreferences` maps consent categories (as the
@@ -66,7 +66,7 @@ export function statedPreferences(context: unknown): Record<string, boolean> | u
     const category = consentCategory(name);
     if (typeof value !== 'boolean' || category === '' || category.length > CONSENT_LIMITS.categoryLength) continue;
     if (Object.keys(stated).length >= CONSENT_LIMITS.categories) break;
-    Object.defineProperty(stated, category, { value, enumerable: true, writable: true, configurable: true });
+    setOwn(stated, category, value);
   }
   return Object.keys(stated).length > 0 ? stated : undefined;
 }
@@ -121,20 +121,20 @@ export function auditTrail(consent: ConsentState | undefined): ConsentStatement[
 }
 
 function record(consent: ConsentState, category: string, entry: ConsentEntry): void {
-  const current = Object.hasOwn(consent.categories, category) ? consent.categories[category] : undefined;
+  const current = own(consent.categories, category);
   if (current && compare(entry.stamp, current.stamp) <= 0) return;
   if (!current && Object.keys(consent.categories).length >= CONSENT_LIMITS.categories) return;
-  Object.defineProperty(consent.categories, category, { value: entry, enumerable: true, writable: true, configurable: true });
+  setOwn(consent.categories, category, entry);
 }
 
 function audit(consent: ConsentState, key: string, first: Stamp, last: Stamp): void {
-  const current = Object.hasOwn(consent.statements, key) ? consent.statements[key] : undefined;
+  const current = own(consent.statements, key);
   // Bounded like the categories: two values and two sources per category.
   if (!current && Object.keys(consent.statements).length >= CONSENT_LIMITS.categories * 4) return;
   const value = current
     ? { first: compare(first, current.first) < 0 ? first : current.first, last: compare(last, current.last) > 0 ? last : current.last }
     : { first, last };
-  Object.defineProperty(consent.statements, key, { value, enumerable: true, writable: true, configurable: true });
+  setOwn(consent.statements, key, value);
 }
 
 function compare(a: Stamp, b: Stamp): number {

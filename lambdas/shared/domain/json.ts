@@ -23,3 +23,37 @@ export function exceedsDepth(value: unknown, maxDepth: number): boolean {
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? '');
 }
+
+/**
+ * Keys come from events ("constructor", "toString", "__proto__" are valid product ids, event names and traits):
+ * read only own properties, never Object.prototype's, and create keys as own data properties (assigning
+ * `__proto__` would replace the prototype instead).
+ */
+export function own<V>(record: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+export function setOwn<V>(record: Record<string, V>, key: string, value: V): void {
+  Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
+ * The longest prefix of `sorted` with at most `maxCount` entries and `maxBytes` bytes. It stops at the first
+ * entry that does not fit rather than skipping it: adding entries can then only move the cut earlier, so
+ * trimming after every batch keeps exactly what trimming once at the end would.
+ */
+export function prefixWithin<T>(sorted: T[], maxCount: number, maxBytes: number, bytesOf: (entry: T) => number): T[] {
+  let bytes = 0;
+  let n = 0;
+  while (n < sorted.length && n < maxCount) {
+    bytes += bytesOf(sorted[n]);
+    if (bytes > maxBytes) break;
+    n += 1;
+  }
+  return n === sorted.length ? sorted : sorted.slice(0, n);
+}
+
+/** Code-unit order of two strings (a total order, unlike `localeCompare`). */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

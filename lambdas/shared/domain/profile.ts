@@ -10,7 +10,7 @@ import {
 } from './commerce';
 import { ADMIN_SOURCE_ID, applyStatements, ConsentSettings, ConsentState, DEFAULT_CONSENT_SETTINGS, emptyConsent, eventPermits, isGranted, mergeConsent, statedPreferences } from './consent';
 import { parseIsoTimestamp, StreamEvent } from './event-schema';
-import { isPlainObject, jsonBytes } from './json';
+import { compareStrings, isPlainObject, jsonBytes, own, prefixWithin, setOwn } from './json';
 
 /**
  * The unified profile of one person and the pure reducer that folds events into it.
@@ -211,7 +211,7 @@ export function mergeProfileState(into: ProfileState, from: ProfileState, scope:
   for (const [type, n] of Object.entries(from.counts)) setOwn(p.counts, type, (own(p.counts, type) ?? 0) + n);
   // Names in the order they would have been admitted one event at a time are not known; merging the other
   // profile's names in name order keeps the result deterministic, and within the bounds it is exact.
-  for (const [name, n] of Object.entries(from.events).sort((a, b) => cmp(a[0], b[0]))) {
+  for (const [name, n] of Object.entries(from.events).sort((a, b) => compareStrings(a[0], b[0]))) {
     const key = own(p.events, name) !== undefined || admitsEventName(p.events, name) ? name : OTHER_EVENTS;
     setOwn(p.events, key, (own(p.events, key) ?? 0) + n);
   }
@@ -354,7 +354,7 @@ function applyGroup(p: ProfileState, groupId: string, traits: Record<string, unk
     const kept: Record<string, unknown> = {};
     mergeTraits(kept, {}, traits, stamp);
     // One group call replaces the group's traits: keep the first ones by name within the group's bounds.
-    const entries = Object.entries(kept).sort((a, b) => cmp(a[0], b[0]));
+    const entries = Object.entries(kept).sort((a, b) => compareStrings(a[0], b[0]));
     const bounded = prefixWithin(entries, PROFILE_LIMITS.traitsPerGroup, PROFILE_BYTE_BUDGETS.traitsPerGroup, ([k, v]) => entryBytes(k, v));
     setOwn(p.groups, groupId, { stamp, traits: Object.fromEntries(bounded) });
   }
@@ -398,7 +398,7 @@ const clip = (s: string) => s.slice(0, PROFILE_LIMITS.contextStringLength);
 function enforceBounds(p: ProfileState): void {
   p.anonymousIds = Object.fromEntries(
     prefixWithin(
-      Object.entries(p.anonymousIds).sort((a, b) => b[1] - a[1] || cmp(a[0], b[0])),
+      Object.entries(p.anonymousIds).sort((a, b) => b[1] - a[1] || compareStrings(a[0], b[0])),
       PROFILE_LIMITS.anonymousIds,
       PROFILE_BYTE_BUDGETS.anonymousIds,
       ([id, at]) => entryBytes(id, at),
@@ -406,7 +406,7 @@ function enforceBounds(p: ProfileState): void {
   );
 
   const keptTraits = prefixWithin(
-    Object.entries(p.traitStamps).sort((a, b) => compareStamps(b[1], a[1]) || cmp(a[0], b[0])),
+    Object.entries(p.traitStamps).sort((a, b) => compareStamps(b[1], a[1]) || compareStrings(a[0], b[0])),
     PROFILE_LIMITS.traits,
     PROFILE_BYTE_BUDGETS.traits,
     ([key, stamp]) => entryBytes(key, p.traits[key]) + entryBytes(key, stamp),
@@ -419,7 +419,7 @@ function enforceBounds(p: ProfileState): void {
   const scores = Object.entries(p.affinity.scores).filter(([, s]) => s >= MIN_AFFINITY);
   p.affinity.scores = Object.fromEntries(
     prefixWithin(
-      scores.sort((a, b) => b[1] - a[1] || cmp(a[0], b[0])),
+      scores.sort((a, b) => b[1] - a[1] || compareStrings(a[0], b[0])),
       PROFILE_LIMITS.categories,
       PROFILE_BYTE_BUDGETS.categories,
       ([category, score]) => entryBytes(category, score),
@@ -428,7 +428,7 @@ function enforceBounds(p: ProfileState): void {
 
   p.groups = Object.fromEntries(
     prefixWithin(
-      Object.entries(p.groups).sort((a, b) => compareStamps(b[1].stamp, a[1].stamp) || cmp(a[0], b[0])),
+      Object.entries(p.groups).sort((a, b) => compareStamps(b[1].stamp, a[1].stamp) || compareStrings(a[0], b[0])),
       PROFILE_LIMITS.groups,
       PROFILE_BYTE_BUDGETS.groups,
       ([id, group]) => entryBytes(id, group),
@@ -454,25 +454,9 @@ function boundCart(cart: ProfileState['cart']): void {
     const clearedAt = line.clearedAt > cart.clearedAt ? line.clearedAt : 0;
     lines.push([itemId, { adds, clearedAt }, Math.max(adds[0]?.at ?? 0, clearedAt)]);
   }
-  lines.sort((a, b) => b[2] - a[2] || cmp(a[0], b[0]));
+  lines.sort((a, b) => b[2] - a[2] || compareStrings(a[0], b[0]));
   const kept = prefixWithin(lines, PROFILE_LIMITS.cartLines, PROFILE_BYTE_BUDGETS.cartLines, ([id, line]) => entryBytes(id, line));
   cart.lines = Object.fromEntries(kept.map(([id, line]) => [id, line]));
-}
-
-/**
- * The longest prefix of `sorted` with at most `maxCount` entries and `maxBytes` bytes. It stops at the first
- * entry that does not fit rather than skipping it: adding entries can then only move the cut earlier, so
- * trimming after every batch keeps exactly what trimming once at the end would.
- */
-function prefixWithin<T>(sorted: T[], maxCount: number, maxBytes: number, bytesOf: (entry: T) => number): T[] {
-  let bytes = 0;
-  let n = 0;
-  while (n < sorted.length && n < maxCount) {
-    bytes += bytesOf(sorted[n]);
-    if (bytes > maxBytes) break;
-    n += 1;
-  }
-  return n === sorted.length ? sorted : sorted.slice(0, n);
 }
 
 /** JSON bytes of `"key":value,` in an object. */
@@ -481,30 +465,13 @@ function entryBytes(key: string, value: unknown): number {
 }
 
 function compareRecent(a: RecentItem, b: RecentItem): number {
-  return b.at - a.at || cmp(a.itemId, b.itemId) || cmp(a.event, b.event) || cmp(a.category ?? '', b.category ?? '');
+  return b.at - a.at || compareStrings(a.itemId, b.itemId) || compareStrings(a.event, b.event) || compareStrings(a.category ?? '', b.category ?? '');
 }
 
 export function compareStamps(a: Stamp, b: Stamp): number {
-  return a[0] - b[0] || cmp(a[1], b[1]);
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return a[0] - b[0] || compareStrings(a[1], b[1]);
 }
 
 function increment(counter: Record<string, number>, key: string): void {
   setOwn(counter, key, (own(counter, key) ?? 0) + 1);
-}
-
-/**
- * Keys come from events ("constructor", "toString", "__proto__" are valid product ids, event names and traits):
- * read only own properties, never Object.prototype's, and create keys as own data properties (assigning
- * `__proto__` would replace the prototype instead).
- */
-function own<V>(record: Readonly<Record<string, V>>, key: string): V | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
-function setOwn<V>(record: Record<string, V>, key: string, value: V): void {
-  Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
 }
