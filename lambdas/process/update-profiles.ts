@@ -2,7 +2,7 @@ import { forEachLimited } from '../shared/concurrency';
 import { StreamEvent } from '../shared/domain/event-schema';
 import { deviceKeyOf, historyOnly, LinkSource, linkSourcesOf, Resolution } from '../shared/domain/identity';
 import { MergeScope, profileIdOf } from '../shared/domain/profile';
-import { applyBatch, isExpired, MergeSource, ProfileRecord, redirectRecord, sealRecord } from '../shared/domain/profile-record';
+import { applyBatch, isExpired, knownExpiresAt, MergeSource, ProfileRecord, redirectRecord, sealRecord } from '../shared/domain/profile-record';
 import { ProfileSettings } from '../shared/domain/settings';
 import { IdentityLink, IdentityStore, resolveIds } from '../shared/store/identity-store';
 import { ProfileStore } from '../shared/store/profile-store';
@@ -109,25 +109,21 @@ export async function updateProfiles(events: readonly StreamEvent[], deps: Updat
 
 /** Groups events by canonical profile (identity links followed), with the ids each group links. */
 async function routeEvents(events: readonly StreamEvent[], deps: UpdateDeps, originals: Map<StreamEvent, StreamEvent>): Promise<Map<string, Group>> {
-  const deviceLinking = deps.settings.deviceLinking;
-  const ids = new Set<string>();
-  for (const event of events) {
-    ids.add(profileIdOf(event));
-    for (const source of linkSourcesOf(event)) ids.add(source.profileId);
-    const device = deviceLinking ? deviceKeyOf(event) : undefined;
-    if (device) ids.add(device);
-  }
-  const resolved = await resolveIds(deps.identities, [...ids], deps.now());
+  const idsOf = events.map((event) => ({
+    own: profileIdOf(event),
+    sources: linkSourcesOf(event),
+    device: deps.settings.deviceLinking ? deviceKeyOf(event) : undefined,
+  }));
+  const all = new Set(idsOf.flatMap(({ own, sources, device }) => [own, ...sources.map((s) => s.profileId), ...(device ? [device] : [])]));
+  const resolved = await resolveIds(deps.identities, [...all], deps.now());
   const route = (id: string) => resolved.get(id) as Resolution;
 
   const groups = new Map<string, Group>();
-  for (const original of events) {
-    const own = profileIdOf(original);
+  for (const [i, original] of events.entries()) {
+    const { own, sources, device } = idsOf[i];
     let { canonicalId, scope } = route(own);
-    const group: Group = { events: [], sources: new Map(), devices: new Set() };
-    for (const source of linkSourcesOf(original)) group.sources.set(source.profileId, source);
+    const group: Group = { events: [], sources: new Map(sources.map((s) => [s.profileId, s])), devices: new Set() };
 
-    const device = deviceLinking ? deviceKeyOf(original) : undefined;
     if (device !== undefined) {
       const owner = route(device).canonicalId;
       if (original.userId !== undefined) {
@@ -263,5 +259,5 @@ async function redirectMerged(sources: MergeSource[], canonicalExpiresAt: number
 }
 
 function linkTo(id: string, profileId: string, scope: LinkSource['scope'], now: number, settings: ProfileSettings): IdentityLink {
-  return { id, canonicalId: profileId, scope, linkedAt: now, expiresAt: Math.floor(now / 1000) + Math.round(settings.knownTtlDays * 86_400) };
+  return { id, canonicalId: profileId, scope, linkedAt: now, expiresAt: knownExpiresAt(now, settings) };
 }

@@ -7,6 +7,7 @@ import { RequestError } from '../shared/domain/errors';
 import { StreamEvent } from '../shared/domain/event-schema';
 import { validateMessage } from '../shared/domain/ingestion';
 import { isPlainObject } from '../shared/domain/json';
+import { profileIdOf } from '../shared/domain/profile';
 import { toProfileView } from '../shared/domain/profile-view';
 import { ProfileSettings } from '../shared/domain/settings';
 import { checkContentType, dispatch, errorResponse, jsonResponse, parseJson, pathParameter, readBody, requireKey, Route } from '../shared/http';
@@ -64,9 +65,12 @@ function personOf(event: APIGatewayProxyEvent): { userId: string } | { anonymous
 async function getProfile(event: APIGatewayProxyEvent, deps: ProfilesDeps): Promise<APIGatewayProxyResult> {
   const person = personOf(event);
   const now = deps.now();
-  const { record } = await readCanonicalProfile('userId' in person ? `user#${person.userId}` : `anon#${person.anonymousId}`, deps, now);
+  const { record } = await readCanonicalProfile(profileIdOf(person), deps, now);
   deps.metrics.addMetric(record ? 'ProfilesServed' : 'ProfilesNotFound', MetricUnit.Count, 1);
-  if (!record) throw new RequestError(404, `No profile for ${'userId' in person ? `userId "${person.userId}"` : `anonymousId "${person.anonymousId}"`}`);
+  if (!record) {
+    const [[idType, id]] = Object.entries(person);
+    throw new RequestError(404, `No profile for ${idType} "${id}"`);
+  }
   return jsonResponse(200, toProfileView(record, now, deps.settings.affinityHalfLifeDays));
 }
 

@@ -87,7 +87,7 @@ export function mergeConsent(into: ConsentState, from: ConsentState): void {
 
 /** Whether `category` is granted by the profile's latest statement (or, unstated, by the default). */
 export function isGranted(consent: ConsentState | undefined, category: string, settings: ConsentSettings): boolean {
-  const entry = consent && Object.hasOwn(consent.categories, category) ? consent.categories[category] : undefined;
+  const entry = consent && own(consent.categories, category);
   return entry ? entry.granted : !settings.consentRequired;
 }
 
@@ -96,8 +96,7 @@ export function isGranted(consent: ConsentState | undefined, category: string, s
  * managers stamp every event), otherwise by the profile's consent when it is processed.
  */
 export function eventPermits(stated: Record<string, boolean> | undefined, consent: ConsentState | undefined, category: string, settings: ConsentSettings): boolean {
-  if (stated && Object.hasOwn(stated, category)) return stated[category];
-  return isGranted(consent, category, settings);
+  return (stated && own(stated, category)) ?? isGranted(consent, category, settings);
 }
 
 /** One line of the audit trail: a statement and the first and last time it was made (epoch ms). */

@@ -68,8 +68,12 @@ export function isExpired(record: Pick<ProfileRecord, 'expiresAt'>, nowMs: numbe
 
 /** The TTL of a profile written now: known people (with a `userId`) are kept longer than anonymous visitors. */
 export function expiresAtFor(state: ProfileState, nowMs: number, settings: ProfileSettings): number {
-  const days = state.userId !== undefined ? settings.knownTtlDays : settings.anonymousTtlDays;
-  return Math.floor(nowMs / 1000) + Math.round(days * 86_400);
+  return state.userId !== undefined ? knownExpiresAt(nowMs, settings) : Math.floor(nowMs / 1000) + Math.round(settings.anonymousTtlDays * 86_400);
+}
+
+/** The TTL (epoch seconds) of a known person's profile written now: also the first TTL of an identity link. */
+export function knownExpiresAt(nowMs: number, settings: Pick<ProfileSettings, 'knownTtlDays'>): number {
+  return Math.floor(nowMs / 1000) + Math.round(settings.knownTtlDays * 86_400);
 }
 
 export interface BatchResult {
@@ -174,13 +178,12 @@ export function sealRecord(
   settings: ProfileSettings,
   nowMs: number,
 ): ProfileRecord {
-  const knownExpiry = Math.floor(nowMs / 1000) + Math.round(settings.knownTtlDays * 86_400);
   const live = record && !isExpired(record, nowMs) ? record : undefined;
   return {
     state: live?.state ?? emptyProfile(profileId),
     seen: live?.seen ?? new Uint8Array(),
     version: (record?.version ?? 0) + 1,
-    expiresAt: Math.max(live?.expiresAt ?? 0, knownExpiry),
+    expiresAt: Math.max(live?.expiresAt ?? 0, knownExpiresAt(nowMs, settings)),
     updatedAt: nowMs,
     mergedInto: canonicalId,
     ...(scope === 'history' ? { mergeScope: scope } : {}),

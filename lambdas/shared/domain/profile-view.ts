@@ -48,7 +48,7 @@ export function toProfileView(record: ProfileRecord, nowMs: number, halfLifeDays
     counts: p.counts,
     events: p.events,
     rfm: {
-      ...(p.orders.lastAt !== undefined ? { recencyDays: Math.max(0, Math.floor((nowMs - p.orders.lastAt) / 86_400_000)) } : {}),
+      ...(p.orders.lastAt !== undefined ? { recencyDays: recencyDays(p.orders.lastAt, nowMs) } : {}),
       frequency: p.orders.count,
       monetary: p.orders.revenueUnits / REVENUE_SCALE,
       ...(p.orders.firstAt !== undefined ? { firstOrderAt: iso(p.orders.firstAt) } : {}),
@@ -68,6 +68,11 @@ export function toProfileView(record: ProfileRecord, nowMs: number, halfLifeDays
     updatedAt: iso(record.updatedAt),
     expiresAt: iso(record.expiresAt * 1000),
   };
+}
+
+/** Whole days since the last order (RFM recency); 0 for an order stamped in the future. */
+export function recencyDays(lastOrderAt: number, nowMs: number): number {
+  return Math.max(0, Math.floor((nowMs - lastOrderAt) / 86_400_000));
 }
 
 /** Category affinities decayed from the time they were last updated (`affinity.at`) to `nowMs`. */

@@ -3,9 +3,9 @@ import { Activity, ACTIVITY_LIMITS, countWithin, nextCountChangeAfter } from './
 import { normalizeCategory } from './commerce';
 import { RequestError } from './errors';
 import { describeIssues, LIMITS } from './event-schema';
-import { exceedsDepth, isPlainObject, jsonBytes } from './json';
+import { exceedsDepth, isPlainObject, jsonBytes, own } from './json';
 import { PROFILE_LIMITS, ProfileState, REVENUE_SCALE } from './profile';
-import { cartView, decayedAffinities } from './profile-view';
+import { cartView, decayedAffinities, recencyDays } from './profile-view';
 
 /**
  * Real-time segments: declarative definitions (validated with zod, written by an administrator) and their
@@ -428,7 +428,7 @@ function rfmLeaf(r: RfmCondition, { p, ctx }: Env): SegmentResult {
   const lastAt = p.orders.lastAt;
   if (lastAt === undefined) return { member: false };
   // Recency only grows, by one at each whole day after the last order (as in the profile view).
-  const recency = Math.max(0, Math.floor((ctx.nowMs - lastAt) / DAY_MS));
+  const recency = recencyDays(lastAt, ctx.nowMs);
   const { min = 0, max } = r.recencyDays;
   if (recency < min) return { member: false, changesAt: lastAt + min * DAY_MS };
   if (max === undefined) return { member: true };
@@ -524,9 +524,4 @@ function earliest(results: SegmentResult[]): number | undefined {
   let min: number | undefined;
   for (const r of results) if (r.changesAt !== undefined && (min === undefined || r.changesAt < min)) min = r.changesAt;
   return min;
-}
-
-/** Own properties only: trait keys and categories come from user input ("__proto__", "constructor"). */
-function own<V>(record: Readonly<Record<string, V>>, key: string): V | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
