@@ -124,18 +124,29 @@ export class KinesisEventSource {
     }
   }
 
+  /**
+   * Reads a shard until it is closed and processed, or the source stops. A failed read (the emulator restarting,
+   * a reset connection) never ends the loop, as it never ends a Lambda event source mapping: it is logged, and
+   * the read is retried with a fresh iterator after the last record read, backing off up to 5 s.
+   */
   private async pollShard(shardId: string): Promise<void> {
     const { mapping, kinesis } = this.options;
     let lastRead = this.options.checkpoints.get(mapping.logicalId, shardId);
-    let iterator: string | undefined = await this.iteratorAfter(shardId, lastRead);
+    let iterator: string | undefined;
+    let needIterator = true;
+    let readFailures = 0;
     const buffer: _Record[] = [];
     let firstBufferedAt = 0;
     const windowMs = mapping.maxBatchingWindowSeconds * 1000;
 
     while (this.state !== 'stopped') {
       let caughtUp = true;
-      if (iterator && buffer.length < mapping.batchSize) {
-        try {
+      try {
+        if (needIterator) {
+          iterator = await this.iteratorAfter(shardId, lastRead);
+          needIterator = false;
+        }
+        if (iterator && buffer.length < mapping.batchSize) {
           const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: mapping.batchSize - buffer.length }));
           iterator = out.NextShardIterator;
           const records = out.Records ?? [];
@@ -145,11 +156,22 @@ export class KinesisEventSource {
             lastRead = records[records.length - 1].SequenceNumber;
           }
           caughtUp = records.length === 0 || out.MillisBehindLatest === 0;
-        } catch (error) {
-          if ((error as Error).name !== 'ExpiredIteratorException') throw error;
-          iterator = await this.iteratorAfter(shardId, lastRead);
-          continue;
         }
+        readFailures = 0;
+      } catch (error) {
+        needIterator = true;
+        if (this.state === 'draining') {
+          // Stopping with the stream unreadable: deliver what was read; the rest waits for a restart.
+          this.options.log(`${mapping.functionId}: reading ${shardId} failed while stopping: ${(error as Error).message}`);
+          if (buffer.length > 0) await this.deliver(shardId, buffer.splice(0), 0);
+          return;
+        }
+        if ((error as Error).name !== 'ExpiredIteratorException') {
+          readFailures += 1;
+          this.options.log(`${mapping.functionId}: reading ${shardId} failed (${readFailures} in a row), retrying: ${(error as Error).message}`);
+          await sleep(Math.min(5000, this.options.retryBaseDelayMs * 2 ** (readFailures - 1)));
+        }
+        continue;
       }
       const full = buffer.length >= mapping.batchSize;
       const draining = this.state === 'draining';

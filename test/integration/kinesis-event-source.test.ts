@@ -57,13 +57,13 @@ const mapping = (overrides: Partial<LocalEventSourceMapping> = {}): LocalEventSo
 const valuesOf = (event: KinesisStreamEvent) => event.Records.map((r) => Buffer.from(r.kinesis.data, 'base64').toString());
 
 /** Runs a source over `stream` with `fn` as the function; returns what each invocation saw and what failed. */
-function run(stream: { name: string; arn: string }, fn: (values: string[], event: KinesisStreamEvent) => InvokeOutcome, settings: Partial<LocalEventSourceMapping> = {}, checkpoints = new CheckpointStore(path.join(dir, `${stream.name}.json`))) {
+function run(stream: { name: string; arn: string }, fn: (values: string[], event: KinesisStreamEvent) => InvokeOutcome, settings: Partial<LocalEventSourceMapping> = {}, checkpoints = new CheckpointStore(path.join(dir, `${stream.name}.json`)), client: KinesisClient = kinesis) {
   const invocations: string[][] = [];
   const failures: OnFailureRecord[] = [];
   const source = new KinesisEventSource({
     mapping: mapping(settings),
     stream: { logicalId: 'stream', name: stream.name, arn: stream.arn, retentionHours: 24 },
-    kinesis,
+    kinesis: client,
     invoke: async (event) => {
       invocations.push(valuesOf(event));
       return fn(valuesOf(event), event);
@@ -184,4 +184,26 @@ it('waits up to the batching window to fill a batch', async () => {
   await eventually(async () => (invocations.length === 1 ? true : undefined));
   await source.stop();
   expect(invocations).toEqual([['a', 'b']]);
+});
+
+it('keeps reading a shard through failed reads, from after the last record read, each record once', async () => {
+  const stream = await streamWith(['a', 'b']);
+  // Some requests fail as a reset connection would: the first iterator request, then reads and a fresh iterator request.
+  const failing = new Set([2, 4, 5, 7]);
+  let calls = 0;
+  const flaky = {
+    send: (command: Parameters<KinesisClient['send']>[0]) => {
+      calls += 1;
+      if (failing.has(calls)) return Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+      return kinesis.send(command as never);
+    },
+  } as unknown as KinesisClient;
+  const { source, invocations } = run(stream, ok, {}, undefined, flaky);
+  await source.start();
+  await eventually(async () => (invocations.flat().length === 2 ? true : undefined));
+  await put(stream.name, ['c', 'd']);
+  await eventually(async () => (invocations.flat().length === 4 ? true : undefined));
+  await source.stop();
+  expect(invocations.flat()).toEqual(['a', 'b', 'c', 'd']);
+  expect(calls).toBeGreaterThan(Math.max(...failing));
 });

@@ -12,7 +12,7 @@ import { listen } from '../../local/emulators';
 import { lakeBadEvents, lakeObjects } from '../support/lake';
 import { eventually, kinesisAt, post, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 async function lakeEvents(lakeDir: string): Promise<StreamEvent[]> {
   const events: StreamEvent[] = [];
@@ -53,7 +53,7 @@ it('replays a file into the runtime, and the lake holds each accepted event once
     const inLake = await eventually(async () => {
       const read = await lakeEvents(runtime.lakeDir);
       return read.length === events.length ? read : undefined;
-    }, 15_000, 'the accepted events to reach the lake');
+    }, 30_000, () => `the accepted events to reach the lake; the runtime logged: ${runtime.logs.slice(-20).join(' | ')}`);
     expect(sortedIds(inLake)).toEqual(sortedIds(events));
     // As the ingest function wrote them: enriched; read back partition by partition.
     expect(inLake.every((e) => e.receivedAt !== undefined && e.sourceId !== undefined)).toBe(true);
@@ -86,7 +86,7 @@ it('replays a file into the runtime, and the lake holds each accepted event once
     const afterRestart = await eventually(async () => {
       const read = await lakeEvents(runtime.lakeDir);
       return read.length === events.length + 2 ? read : undefined;
-    }, 15_000, 'the new event to reach the lake');
+    }, 30_000, () => `the new event to reach the lake; the runtime logged: ${runtime.logs.slice(-20).join(' | ')}`);
 
     // Nothing lost, nothing written again: the objects written before the restart are untouched, one was added.
     expect(sortedIds(afterRestart)).toEqual(sortedIds([...events, { messageId: 'before-stop-1' }, { messageId: 'after-restart-1' }]));

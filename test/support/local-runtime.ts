@@ -7,8 +7,9 @@ export const WRITE_KEY = 'test-write-key';
 export const ADMIN_KEY = 'test-admin-key';
 export const READ_KEY = 'test-read-key';
 
-/** A local runtime on a free port with a temporary data directory, quiet and quick to retry. */
-export async function startTestRuntime(overrides: Partial<LocalRuntimeOptions> = {}): Promise<LocalRuntime & { dataDir: string }> {
+/** A local runtime on a free port with a temporary data directory, quick to retry; what it logs is kept in `logs` (the last 200 lines), for a failing test to show. */
+export async function startTestRuntime(overrides: Partial<LocalRuntimeOptions> = {}): Promise<LocalRuntime & { dataDir: string; logs: string[] }> {
+  const logs: string[] = [];
   const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'personalization-it-'));
   const runtime = await startLocalRuntime({
     dataDir,
@@ -19,10 +20,13 @@ export async function startTestRuntime(overrides: Partial<LocalRuntimeOptions> =
     pollIntervalMs: 50,
     retryBaseDelayMs: 20,
     logLevel: 'CRITICAL',
-    log: () => {},
+    log: (message) => {
+      logs.push(message);
+      if (logs.length > 200) logs.shift();
+    },
     ...overrides,
   });
-  return { ...runtime, dataDir };
+  return { ...runtime, dataDir, logs };
 }
 
 import { basicAuthorization as basic } from '../../local/clients';
@@ -46,8 +50,8 @@ export async function getProfile(baseUrl: string, id: string, query = ''): Promi
   return { status: response.status, body: await response.json() };
 }
 
-/** Polls `check` until it returns a value (not undefined) or the timeout passes. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+/** Polls `check` until it returns a value (not undefined) or the timeout passes; `what` names what was awaited in the error (a function: read at the timeout). */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what: string | (() => string) = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -59,5 +63,5 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+  throw new Error(`Timed out waiting for ${typeof what === 'function' ? what() : what}${last ? `: ${last}` : ''}`);
 }
