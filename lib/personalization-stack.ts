@@ -10,9 +10,11 @@ import { ItemStore } from './constructs/item-store';
 import { PersonalizeForwarder } from './constructs/personalize-forwarder';
 import { ProfileProcessor } from './constructs/profile-processor';
 import { ProfileReader } from './constructs/profile-reader';
+import { Privacy } from './constructs/privacy';
 import { ProfileStore } from './constructs/profile-store';
 import { PublicApi } from './constructs/public-api';
 import { RecommendationApi } from './constructs/recommendation-api';
+import { Segments } from './constructs/segments';
 import { TrainingSchedule } from './constructs/training-schedule';
 
 export interface PersonalizationStackProps extends StackProps {
@@ -20,7 +22,7 @@ export interface PersonalizationStackProps extends StackProps {
 }
 
 /**
- * The platform: ingestion → stream → profiles, the catalog and recommendations, the API in front, and the batch
+ * The platform: ingestion → stream → profiles and real-time segments, the catalog and recommendations, the API in front, and the batch
  * layer (stream → lake → Athena → scheduled training). Each concern is one construct.
  */
 export class PersonalizationStack extends Stack {
@@ -28,6 +30,7 @@ export class PersonalizationStack extends Stack {
   readonly store: ProfileStore;
   readonly credentials: Credentials;
   readonly ingestion: Ingestion;
+  readonly segments: Segments;
   readonly processor: ProfileProcessor;
   readonly profileReader: ProfileReader;
   readonly itemStore: ItemStore;
@@ -38,6 +41,7 @@ export class PersonalizationStack extends Stack {
   readonly lake: EventLake;
   readonly analytics: Analytics;
   readonly training: TrainingSchedule;
+  readonly privacy: Privacy;
 
   constructor(scope: Construct, id: string, props: PersonalizationStackProps) {
     super(scope, id, props);
@@ -45,15 +49,18 @@ export class PersonalizationStack extends Stack {
     const logRetentionDays = config.logRetentionDays;
 
     this.events = new EventStream(this, 'Events', { retentionHours: config.streamRetentionHours });
+    this.store = new ProfileStore(this, 'ProfileStore', { destroyData: config.destroyData });
     this.lake = new EventLake(this, 'Lake', {
       stream: this.events.stream,
+      profiles: this.store.profiles,
+      identities: this.store.identities,
+      consent: config.profiles,
       retentionDays: config.lakeRetentionDays,
       badEventsRetentionDays: config.badEventsRetentionDays,
       bufferSeconds: config.lakeBufferSeconds,
       destroyData: config.destroyData,
       logRetentionDays,
     });
-    this.store = new ProfileStore(this, 'ProfileStore', { destroyData: config.destroyData });
     this.credentials = new Credentials(this, 'Credentials');
     this.ingestion = new Ingestion(this, 'Ingestion', {
       stream: this.events.stream,
@@ -61,11 +68,20 @@ export class PersonalizationStack extends Stack {
       badEvents: this.lake.badEventsDeliveryStream,
       logRetentionDays,
     });
+    this.segments = new Segments(this, 'Segments', {
+      profiles: this.store.profiles,
+      adminKey: this.credentials.adminKey,
+      settings: config.profiles,
+      destroyData: config.destroyData,
+      logRetentionDays,
+    });
     this.processor = new ProfileProcessor(this, 'Processor', {
       stream: this.events.stream,
       profiles: this.store.profiles,
       identities: this.store.identities,
       badEvents: this.lake.badEventsDeliveryStream,
+      segments: this.segments.table,
+      segmentBus: this.segments.bus,
       settings: config.profiles,
       processor: config.processor,
       logRetentionDays,
@@ -116,9 +132,23 @@ export class PersonalizationStack extends Stack {
       modelRetentionDays: config.modelRetentionDays,
       logRetentionDays,
     });
+    this.privacy = new Privacy(this, 'Privacy', {
+      profiles: this.store.profiles,
+      identities: this.store.identities,
+      lake: this.lake.bucket,
+      analytics: this.analytics,
+      segmentBus: this.segments.bus,
+      adminKey: this.credentials.adminKey,
+      settings: config.profiles,
+      lakeBufferSeconds: config.lakeBufferSeconds,
+      destroyData: config.destroyData,
+      logRetentionDays,
+    });
     this.api = new PublicApi(this, 'PublicApi', {
       ingest: this.ingestion.function.fn,
       profiles: this.profileReader.function.fn,
+      segments: this.segments.api.fn,
+      privacy: this.privacy.api.fn,
       catalog: this.recommendations.catalog.fn,
       recommend: this.recommendations.recommend.fn,
       settings: config.api,
@@ -132,6 +162,9 @@ export class PersonalizationStack extends Stack {
     new CfnOutput(this, 'ItemsTableName', { value: this.itemStore.items.tableName });
     new CfnOutput(this, 'ProfilesTableName', { value: this.store.profiles.tableName });
     new CfnOutput(this, 'IdentitiesTableName', { value: this.store.identities.tableName });
+    new CfnOutput(this, 'SegmentsTableName', { value: this.segments.table.tableName });
+    new CfnOutput(this, 'SegmentEventBusName', { value: this.segments.bus.eventBusName, description: 'Subscribe rules to Segment Entered / Segment Exited (source personalization.segments)' });
+    new CfnOutput(this, 'ErasuresTableName', { value: this.privacy.erasures.tableName });
     new CfnOutput(this, 'EventStreamName', { value: this.events.stream.streamName });
     new CfnOutput(this, 'ProcessorFailureQueueUrl', { value: this.processor.failureQueue.queueUrl });
     new CfnOutput(this, 'LakeBucketName', { value: this.lake.bucket.bucketName, description: 'Event lake: events/, bad-events/, errors/' });

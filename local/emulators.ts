@@ -4,17 +4,19 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
+import { eventBusStub } from './event-bus';
 import { firehoseStub } from './firehose';
-import type { LocalDeliveryStream } from './template-model';
+import type { LocalDeliveryStream, LocalEventBus } from './template-model';
 
 /**
  * The AWS services the functions use, emulated in-process on loopback: DynamoDB (dynalite) and Kinesis
  * (kinesalite) speak the real wire protocols and persist under `dataDir`; Secrets Manager is a minimal
  * GetSecretValue endpoint serving the local credentials; Firehose is a minimal PutRecordBatch/PutRecord endpoint
- * writing the Direct PUT delivery streams into the local lake (see `firehose.ts`).
+ * writing the Direct PUT delivery streams into the local lake (see `firehose.ts`); EventBridge is a minimal PutEvents
+ * endpoint recording what is put on the template's buses (see `event-bus.ts`).
  */
 export interface Emulators {
-  endpoints: { dynamodb: string; kinesis: string; secretsManager: string; firehose: string };
+  endpoints: { dynamodb: string; kinesis: string; secretsManager: string; firehose: string; eventBridge: string };
   close(): Promise<void>;
 }
 
@@ -27,7 +29,13 @@ export interface FirehoseOptions {
   lakeDir: string;
 }
 
-export async function startEmulators(dataDir: string, secrets: SecretValues, firehose: FirehoseOptions): Promise<Emulators> {
+/** What the local EventBridge serves: the template's buses, recorded under `dir`. */
+export interface EventBusOptions {
+  buses: readonly LocalEventBus[];
+  dir: string;
+}
+
+export async function startEmulators(dataDir: string, secrets: SecretValues, firehose: FirehoseOptions, eventBus: EventBusOptions): Promise<Emulators> {
   const dynamoDir = path.join(dataDir, 'dynamodb');
   const kinesisDir = path.join(dataDir, 'kinesis');
   fs.mkdirSync(dynamoDir, { recursive: true });
@@ -38,10 +46,11 @@ export async function startEmulators(dataDir: string, secrets: SecretValues, fir
     kinesalite({ path: kinesisDir, createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 }),
     secretsManagerStub(secrets),
     firehoseStub(firehose.deliveryStreams, firehose.lakeDir),
+    eventBusStub(eventBus.buses, eventBus.dir),
   ];
-  const [dynamodb, kinesis, secretsManager, firehoseUrl] = await Promise.all(servers.map((server) => listen(server)));
+  const [dynamodb, kinesis, secretsManager, firehoseUrl, eventBridge] = await Promise.all(servers.map((server) => listen(server)));
   return {
-    endpoints: { dynamodb, kinesis, secretsManager, firehose: firehoseUrl },
+    endpoints: { dynamodb, kinesis, secretsManager, firehose: firehoseUrl, eventBridge },
     close: async () => {
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },

@@ -169,8 +169,18 @@ export interface LakeQuery {
   close(): void;
 }
 
+export interface OpenLakeOptions {
+  /**
+   * Give each table Athena's hidden `"$path"` column (the object's file path), so that queries locating objects
+   * (`SELECT DISTINCT "$path" …`, erasure) run unchanged. DuckDB has no hidden view columns: `SELECT *` then shows
+   * it too, which Athena's does not, hence off by default.
+   * @default false
+   */
+  paths?: boolean;
+}
+
 /** Opens DuckDB in memory over the lake under `lakeDir` (which may be empty or absent: the tables are then empty). */
-export async function openLake(lakeDir: string): Promise<LakeQuery> {
+export async function openLake(lakeDir: string, options: OpenLakeOptions = {}): Promise<LakeQuery> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   // Days and hours are UTC, as in Athena and in the lake's partitions.
@@ -178,8 +188,9 @@ export async function openLake(lakeDir: string): Promise<LakeQuery> {
   // `/` on integers truncates, as in Trino.
   await connection.run('SET integer_division = true');
   for (const macro of TRINO_MACROS) await connection.run(macro);
-  await connection.run(tableViewSql('events', path.join(lakeDir, LAKE_EVENTS_PREFIX), EVENT_COLUMNS));
-  await connection.run(tableViewSql('bad_events', path.join(lakeDir, LAKE_BAD_EVENTS_PREFIX), BAD_EVENT_COLUMNS));
+  const paths = options.paths ?? false;
+  await connection.run(tableViewSql('events', path.join(lakeDir, LAKE_EVENTS_PREFIX), EVENT_COLUMNS, paths));
+  await connection.run(tableViewSql('bad_events', path.join(lakeDir, LAKE_BAD_EVENTS_PREFIX), BAD_EVENT_COLUMNS, paths));
   return {
     run: async (sql) => rowsOf(connection, toDuckDb(sql)),
     stream: (sql) => streamRows(connection, toDuckDb(sql)),
@@ -197,20 +208,20 @@ export async function openLake(lakeDir: string): Promise<LakeQuery> {
 /**
  * A view over the gzip NDJSON objects of one Hive-partitioned table directory. Columns are named in lower case, as
  * Glue stores them (so `SELECT *` and `SELECT messageId` name their columns as Athena does); the JSON keys they
- * are read from keep their case.
+ * are read from keep their case. With `paths`, each row also has its object's path as `"$path"` (see `OpenLakeOptions`).
  */
-function tableViewSql(view: string, tableDir: string, tableColumns: ReadonlyArray<readonly [string, string]>): string {
-  const partitions = 'CAST(NULL AS VARCHAR) AS dt, CAST(NULL AS VARCHAR) AS hour';
+function tableViewSql(view: string, tableDir: string, tableColumns: ReadonlyArray<readonly [string, string]>, paths: boolean): string {
   if (!hasObjects(tableDir)) {
     // read_json refuses a pattern that matches nothing: an empty table has the same columns and no rows.
     const empty = tableColumns.map(([name, type]) => `CAST(NULL AS ${type}) AS ${quoteIdentifier(name.toLowerCase())}`).join(', ');
+    const partitions = `CAST(NULL AS VARCHAR) AS dt, CAST(NULL AS VARCHAR) AS hour${paths ? ', CAST(NULL AS VARCHAR) AS "$path"' : ''}`;
     return `CREATE OR REPLACE VIEW ${view} AS SELECT ${empty}, ${partitions} WHERE false`;
   }
   const columns = tableColumns.map(([name, type]) => `${quoteIdentifier(name)}: '${type}'`).join(', ');
   const renamed = tableColumns.map(([name]) => `${quoteIdentifier(name)} AS ${quoteIdentifier(name.toLowerCase())}`).join(', ');
   const glob = path.join(tableDir, 'dt=*', 'hour=*', '*.json.gz');
   return (
-    `CREATE OR REPLACE VIEW ${view} AS SELECT ${renamed}, dt, hour FROM read_json(${quoteLiteral(glob)}, format = 'newline_delimited', ` +
+    `CREATE OR REPLACE VIEW ${view} AS SELECT ${renamed}, dt, hour${paths ? ', filename AS "$path"' : ''} FROM read_json(${quoteLiteral(glob)}, format = 'newline_delimited', ` +
     `compression = 'gzip', hive_partitioning = true, hive_types = {'dt': 'VARCHAR', 'hour': 'VARCHAR'}, columns = {${columns}})`
   );
 }

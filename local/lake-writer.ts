@@ -1,14 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { FirehoseTransformationEvent, FirehoseTransformationResult, FirehoseTransformationResultRecord, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { describeIssues, parseIsoTimestamp, StreamEvent, StreamEventSchema } from '../lambdas/shared/domain/event-schema';
 import { isPlainObject } from '../lambdas/shared/domain/json';
 import { CheckpointStore, KinesisEventSource } from './kinesis-event-source';
 import type { InvokeOutcome } from './lambda-host';
-import type { LocalDeliveryStream, LocalEventSourceMapping, LocalStream } from './template-model';
+import { LOCAL_REGION, LocalDeliveryStream, LocalEventSourceMapping, LocalStream } from './template-model';
 
 /**
  * The local event lake: what Kinesis Data Firehose delivers to S3 in AWS, as files under `<dataDir>/lake/`.
@@ -18,14 +19,21 @@ import type { LocalDeliveryStream, LocalEventSourceMapping, LocalStream } from '
  *
  * One writer runs per delivery stream of the template that reads a Kinesis stream (the events delivery stream,
  * whose S3 prefix is `events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`). Records reach the stream as the
- * event's JSON and a newline, which Firehose concatenates as they are; locally each record is parsed and written
- * back as one line, the same bytes for a stream event.
+ * event's JSON and a newline, which Firehose concatenates as they are.
  *
- * `events/` holds every stream event as the ingest function wrote it, one JSON object per line, gzip-compressed,
+ * When the delivery stream has a Lambda processor (the events delivery stream's consent filter), the writer runs
+ * that function of the template, as Firehose does: one Firehose transformation event per batch, through the local
+ * Lambda host. It writes the records the function returns `Ok` (their data as returned, one line each), skips
+ * those it returns `Dropped`, and writes those it returns `ProcessingFailed` to `errors/` in Firehose's
+ * processing-failed format (the record's data in base64 `rawData`; the reason is in the function's log). A failed
+ * invocation, or a response that does not account for every record, fails the batch, which is retried.
+ *
+ * Without a processor, each record is parsed and written back as one line, the same bytes for a stream event;
+ * records that are not stream events (they did not come through ingest) go to `errors/`, with the reason.
+ *
+ * `events/` holds stream events as the ingest function wrote them, one JSON object per line, gzip-compressed,
  * partitioned by the event's `receivedAt` (UTC): Hive-style partitions, which Athena (partition projection) and
- * DuckDB (`read_json` with `hive_partitioning`) read as they are. Records that are not stream events (they did
- * not come through ingest) are not dropped: like Firehose's error output they go to `errors/`, with the reason
- * and the raw data in base64, partitioned by arrival time.
+ * DuckDB (`read_json` with `hive_partitioning`) read as they are. `errors/` is partitioned by arrival time.
  */
 
 /** The events table of the lake, under the lake directory. */
@@ -51,7 +59,17 @@ export interface LakeWriterOptions {
   pollIntervalMs: number;
   /** First delay before a failed write is retried (doubling up to 5 s, without limit, as Firehose keeps retrying S3). */
   retryBaseDelayMs: number;
+  /** Invokes a function of the template (the local Lambda host): needed when the delivery stream has a Lambda processor. */
+  invokeFunction?: (functionId: string, event: FirehoseTransformationEvent) => Promise<InvokeOutcome>;
   log: (message: string) => void;
+}
+
+/** A Lambda processor of a delivery stream, as the writer runs it. */
+export interface LakeProcessor {
+  deliveryStreamArn: string;
+  /** Written into processing-failed records, as Firehose does. */
+  functionArn: string;
+  invoke: (event: FirehoseTransformationEvent) => Promise<InvokeOutcome>;
 }
 
 /**
@@ -67,6 +85,7 @@ export interface LakeWriterOptions {
  * de-duplicate by `messageId`, as `readLakeEvents` does and training must.
  */
 export function createLakeWriter(options: LakeWriterOptions): KinesisEventSource {
+  const processor = processorOf(options);
   const mapping: LocalEventSourceMapping = {
     logicalId: `LakeWriter/${options.deliveryStream.logicalId}`,
     functionId: 'LakeWriter',
@@ -83,7 +102,7 @@ export function createLakeWriter(options: LakeWriterOptions): KinesisEventSource
     mapping,
     stream: options.stream,
     kinesis: options.kinesis,
-    invoke: (event) => writeLakeBatch(options.lakeDir, event),
+    invoke: (event) => writeLakeBatch(options.lakeDir, event, processor),
     checkpoints: options.checkpoints,
     functionArn: options.deliveryStream.arn,
     pollIntervalMs: options.pollIntervalMs,
@@ -93,8 +112,17 @@ export function createLakeWriter(options: LakeWriterOptions): KinesisEventSource
   });
 }
 
-/** One line of the lake: where it goes, and the time that partitions it. */
+/** The delivery stream's Lambda processor, run through `invokeFunction`; undefined when it has none. */
+function processorOf({ deliveryStream, invokeFunction }: LakeWriterOptions): LakeProcessor | undefined {
+  const { processor } = deliveryStream;
+  if (!processor) return undefined;
+  if (!invokeFunction) throw new Error(`Delivery stream ${deliveryStream.name} has a Lambda processor (${processor.functionId}): the lake writer needs invokeFunction`);
+  return { deliveryStreamArn: deliveryStream.arn, functionArn: processor.functionArn, invoke: (event) => invokeFunction(processor.functionId, event) };
+}
+
+/** One line of the lake: the record it comes from, where it goes, and the time that partitions it. */
 interface LakeLine {
+  record: KinesisStreamRecord;
   prefix: typeof LAKE_EVENTS_PREFIX | typeof LAKE_ERRORS_PREFIX;
   at: number;
   text: string;
@@ -106,10 +134,14 @@ interface PendingObject {
   lines: string[];
 }
 
-/** Writes one batch of one shard as one object per partition (a batch can span an hour boundary); also used to build lakes in tests and benchmarks. */
-export async function writeLakeBatch(lakeDir: string, event: KinesisStreamEvent): Promise<InvokeOutcome> {
+/**
+ * Writes one batch of one shard as one object per partition (a batch can span an hour boundary), through the
+ * processor if there is one; also used, without one, to build lakes in tests and benchmarks.
+ */
+export async function writeLakeBatch(lakeDir: string, event: KinesisStreamEvent, processor?: LakeProcessor): Promise<InvokeOutcome> {
   try {
-    for (const object of objectsOf(event.Records).values()) await writeAtomically(path.join(lakeDir, object.key), object.lines);
+    const lines = processor ? await processedLines(event.Records, processor) : event.Records.map(lakeLineOf);
+    for (const object of objectsOf(lines).values()) await writeAtomically(path.join(lakeDir, object.key), object.lines);
     return { ok: true, result: null };
   } catch (error) {
     return { ok: false, error: { errorType: (error as Error).name, errorMessage: (error as Error).message } };
@@ -117,10 +149,10 @@ export async function writeLakeBatch(lakeDir: string, event: KinesisStreamEvent)
 }
 
 /** Groups a batch's lines by prefix and partition, each object named after its first record. */
-function objectsOf(records: KinesisStreamRecord[]): Map<string, PendingObject> {
+function objectsOf(lines: LakeLine[]): Map<string, PendingObject> {
   const objects = new Map<string, PendingObject>();
-  for (const record of records) {
-    const line = lakeLineOf(record);
+  for (const line of lines) {
+    const { record } = line;
     const partition = `${line.prefix}/${partitionOf(line.at)}`;
     let object = objects.get(partition);
     if (!object) {
@@ -144,11 +176,12 @@ function lakeLineOf(record: KinesisStreamRecord): LakeLine {
   const json = parseJson(data);
   const parsed = StreamEventSchema.safeParse(json);
   if (parsed.success) {
-    return { prefix: LAKE_EVENTS_PREFIX, at: parseIsoTimestamp(parsed.data.receivedAt) as number, text: JSON.stringify(json) };
+    return { record, prefix: LAKE_EVENTS_PREFIX, at: parseIsoTimestamp(parsed.data.receivedAt) as number, text: JSON.stringify(json) };
   }
-  const arrivedAt = Math.round(record.kinesis.approximateArrivalTimestamp * 1000);
+  const arrivedAt = arrivalOf(record);
   const reason = json === undefined ? 'Record data is not JSON' : `Not a stream event: ${describeIssues(parsed.error)}`;
   return {
+    record,
     prefix: LAKE_ERRORS_PREFIX,
     at: arrivedAt,
     text: JSON.stringify({
@@ -161,6 +194,88 @@ function lakeLineOf(record: KinesisStreamRecord): LakeLine {
     }),
   };
 }
+
+/** Runs the processor on a batch, as Firehose does, and turns its results into lake lines (none for a dropped record). */
+async function processedLines(records: KinesisStreamRecord[], processor: LakeProcessor): Promise<LakeLine[]> {
+  const results = resultsOf(records, await processor.invoke(transformationEvent(records, processor)), processor);
+  return records.flatMap((record): LakeLine[] => {
+    const result = results.get(record.eventID) as FirehoseTransformationResultRecord;
+    if (result.result === 'Dropped') return [];
+    if (result.result === 'ProcessingFailed') return [processingFailedLine(record, processor)];
+    // As the function returned it: one stream event and its newline, which the object writer adds back.
+    const text = Buffer.from(result.data as string, 'base64').toString('utf8').replace(/\n$/, '');
+    const event = lakeEventOf(text);
+    return [{ record, prefix: LAKE_EVENTS_PREFIX, at: event ? (parseIsoTimestamp(event.receivedAt) as number) : arrivalOf(record), text }];
+  });
+}
+
+/** The Firehose transformation event for a batch of Kinesis records; each record's id is its `eventID`. */
+function transformationEvent(records: KinesisStreamRecord[], processor: LakeProcessor): FirehoseTransformationEvent {
+  return {
+    invocationId: randomUUID(),
+    deliveryStreamArn: processor.deliveryStreamArn,
+    sourceKinesisStreamArn: records[0]?.eventSourceARN,
+    region: LOCAL_REGION,
+    records: records.map((record) => ({
+      recordId: record.eventID,
+      approximateArrivalTimestamp: arrivalOf(record),
+      data: record.kinesis.data,
+      kinesisRecordMetadata: {
+        shardId: record.eventID.split(':')[0],
+        partitionKey: record.kinesis.partitionKey,
+        approximateArrivalTimestamp: arrivalOf(record),
+        sequenceNumber: record.kinesis.sequenceNumber,
+        subsequenceNumber: '0',
+      },
+    })),
+  };
+}
+
+const TRANSFORMATION_RESULTS = new Set(['Ok', 'Dropped', 'ProcessingFailed']);
+
+/**
+ * The processor's result for each record, by record id. A failed invocation, or a response that does not give
+ * every record exactly one valid result (and data when `Ok`), throws, so that the batch is retried.
+ */
+function resultsOf(records: KinesisStreamRecord[], outcome: InvokeOutcome, processor: LakeProcessor): Map<string, FirehoseTransformationResultRecord> {
+  const fail = (problem: string) => new Error(`The lake processor ${processor.functionArn} ${problem}; the batch will be retried`);
+  if (!outcome.ok) throw fail(`failed: ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
+  const returned = (outcome.result as FirehoseTransformationResult | null)?.records;
+  if (!Array.isArray(returned) || returned.length !== records.length) throw fail(`returned ${Array.isArray(returned) ? returned.length : 'no'} records for ${records.length}`);
+  const results = new Map(returned.map((r) => [r?.recordId, r]));
+  for (const { eventID } of records) {
+    const result = results.get(eventID);
+    if (!result || !TRANSFORMATION_RESULTS.has(result.result) || (result.result === 'Ok' && typeof result.data !== 'string')) {
+      throw fail(`returned no valid result for record ${eventID}`);
+    }
+  }
+  return results;
+}
+
+/**
+ * A record the processor failed, as Firehose writes it to its `processing-failed` error output: the documented
+ * fields, with the error code and message Firehose uses for a `ProcessingFailed` result.
+ */
+function processingFailedLine(record: KinesisStreamRecord, processor: LakeProcessor): LakeLine {
+  const arrivedAt = arrivalOf(record);
+  return {
+    record,
+    prefix: LAKE_ERRORS_PREFIX,
+    at: arrivedAt,
+    text: JSON.stringify({
+      attemptsMade: 1,
+      arrivalTimestamp: arrivedAt,
+      errorCode: 'Lambda.ProcessingFailedStatus',
+      errorMessage: 'ProcessingFailed status set for record',
+      attemptEndingTimestamp: Date.now(),
+      rawData: record.kinesis.data,
+      lambdaArn: processor.functionArn,
+    }),
+  };
+}
+
+/** When the record reached the stream, epoch ms. */
+const arrivalOf = (record: KinesisStreamRecord) => Math.round(record.kinesis.approximateArrivalTimestamp * 1000);
 
 function parseJson(text: string): unknown {
   try {

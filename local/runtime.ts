@@ -8,7 +8,9 @@ import { Emulators, listen, startEmulators } from './emulators';
 import { CheckpointStore, KinesisEventSource, OnFailureRecord } from './kinesis-event-source';
 import { createLakeWriter, LAKE_EVENTS_PREFIX } from './lake-writer';
 import { LambdaHost } from './lambda-host';
+import { standInPrivacyFunctions } from './privacy';
 import { provision } from './provision';
+import { LocalScheduler } from './scheduler';
 import { synthesizeForLocal } from './synth';
 import { LOCAL_ACCOUNT, LOCAL_REGION, LocalModel } from './template-model';
 import { TtlSweeper } from './ttl-sweeper';
@@ -35,6 +37,10 @@ export interface LocalRuntimeOptions {
   retryBaseDelayMs?: number;
   /** How often expired items are deleted. @default 60000 */
   ttlSweepIntervalMs?: number;
+  /** Run every schedule (of up to an hour) this often instead of at its rate. @default - the rule's rate */
+  schedulePeriodMs?: number;
+  /** Seconds an erasure waits before its lake step (the local lake is written within seconds). @default 5 */
+  erasureSettleSeconds?: number;
   /** Powertools log level of the functions. @default 'INFO' */
   logLevel?: string;
   /** CDK context values, as `cdk deploy -c key=value` would pass them. */
@@ -56,6 +62,10 @@ export interface LocalRuntime {
    * (see `readLakeEvents`), rejected events under `bad-events/` (the bad-events delivery stream's prefix).
    */
   lakeDir: string;
+  /** What was put on the event buses: `<dir>/<bus name>.jsonl` (see `recordedEvents`). */
+  eventBusDir: string;
+  /** The template's schedules (the segment clock): `run` one now, as its rule would. */
+  scheduler: LocalScheduler;
   stop(): Promise<void>;
 }
 
@@ -65,10 +75,11 @@ function credentialsByEnv(options: LocalRuntimeOptions): Record<string, string> 
 }
 
 /**
- * Runs the synthesized stack on this machine: emulators for DynamoDB, Kinesis, Secrets Manager and Firehose
- * (Direct PUT delivery streams), the functions' Lambda bundles in worker threads, the API on loopback, one poller
- * per event source mapping, a lake writer per delivery stream reading a Kinesis stream (Firehose to S3, as local
- * files) and a TTL sweeper. Handlers reach the emulators through `AWS_ENDPOINT_URL_*` only.
+ * Runs the synthesized stack on this machine: emulators for DynamoDB, Kinesis, Secrets Manager, Firehose
+ * (Direct PUT delivery streams) and EventBridge (PutEvents, recorded), the functions' Lambda bundles in worker
+ * threads, the API on loopback, one poller per event source mapping, a lake writer per delivery stream reading a
+ * Kinesis stream (Firehose to S3, as local files), the schedules of up to an hour (the segment clock) and a TTL
+ * sweeper. Handlers reach the emulators through `AWS_ENDPOINT_URL_*` only.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((message: string) => console.error(message));
@@ -85,7 +96,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   };
   try {
     const lakeDir = lakeDirOf(options.dataDir);
-    const emulators = await startEmulators(options.dataDir, secretValues, { deliveryStreams: model.deliveryStreams, lakeDir });
+    const eventBusDir = path.join(options.dataDir, 'event-bus');
+    const emulators = await startEmulators(options.dataDir, secretValues, { deliveryStreams: model.deliveryStreams, lakeDir }, { buses: model.buses, dir: eventBusDir });
     cleanups.push(() => emulators.close());
     const dynamodb = localDynamoDb(emulators.endpoints.dynamodb);
     const kinesis = localKinesis(emulators.endpoints.kinesis);
@@ -105,6 +117,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       AWS_ENDPOINT_URL_KINESIS: emulators.endpoints.kinesis,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: emulators.endpoints.secretsManager,
       AWS_ENDPOINT_URL_FIREHOSE: emulators.endpoints.firehose,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: emulators.endpoints.eventBridge,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'INFO',
       POWERTOOLS_TRACE_ENABLED: 'false',
@@ -145,11 +158,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         lakeDir,
         pollIntervalMs: options.pollIntervalMs ?? 200,
         retryBaseDelayMs: options.retryBaseDelayMs ?? 500,
+        // Its processor (the consent filter) is the template's function, invoked as Firehose invokes it.
+        invokeFunction: (functionId, event) => lambdas.invoke(functionId, event),
         log,
       });
       await lake.start();
       cleanups.push(() => lake.stop()); // drains the stream into the lake: the API has stopped taking events by then
     }
+
+    standInPrivacyFunctions(model, lambdas, emulators.endpoints, lakeDir, { erasureSettleSeconds: options.erasureSettleSeconds ?? 5, logLevel: options.logLevel ?? 'INFO' });
+
+    const scheduler = new LocalScheduler(model.schedules, (functionId, event) => lambdas.invoke(functionId, event), log);
+    scheduler.start(options.schedulePeriodMs);
+    cleanups.push(() => scheduler.stop());
 
     const ttl = new TtlSweeper(dynamodb, model.tables);
     ttl.start(options.ttlSweepIntervalMs ?? 60_000, log);
@@ -164,7 +185,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       cleanups.push(() => closeServer(server));
     }
 
-    return { url, endpoints: emulators.endpoints, model, template, lambdas, ttl, failureFile, lakeDir, stop };
+    return { url, endpoints: emulators.endpoints, model, template, lambdas, ttl, failureFile, lakeDir, eventBusDir, scheduler, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -2,8 +2,8 @@ import * as path from 'node:path';
 
 /**
  * The local runtime's view of the synthesized CloudFormation template. Everything the local runtime
- * creates or runs is read from here (tables, streams, Firehose delivery streams, secrets, functions with their
- * environment, event source mappings, API routes), so local and deployed can only differ where an emulator does.
+ * creates or runs is read from here (tables, streams, Firehose delivery streams, secrets, event buses, functions
+ * with their environment, event source mappings, schedules, API routes), so local and deployed can only differ where an emulator does.
  */
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -14,6 +14,24 @@ export interface LocalTable {
   keySchema: Array<{ AttributeName: string; KeyType: 'HASH' | 'RANGE' }>;
   attributeDefinitions: Array<{ AttributeName: string; AttributeType: 'S' | 'N' | 'B' }>;
   ttlAttribute?: string;
+  /** As in the template (`IndexName`, `KeySchema`, `Projection`). */
+  globalSecondaryIndexes?: Array<{ IndexName: string; KeySchema: LocalTable['keySchema']; Projection: Json }>;
+}
+
+/** An EventBridge event bus (emulated: what is put on it is recorded, see `event-bus.ts`). */
+export interface LocalEventBus {
+  logicalId: string;
+  name: string;
+  arn: string;
+}
+
+/** An EventBridge rule that invokes a function of the template on a schedule. */
+export interface LocalSchedule {
+  logicalId: string;
+  functionId: string;
+  /** `rate(…)` or `cron(…)`, as in the template. */
+  expression: string;
+  enabled: boolean;
 }
 
 export interface LocalStream {
@@ -35,6 +53,8 @@ export interface LocalDeliveryStream {
   /** The S3 destination's key prefix, with its `!{timestamp:…}` expressions unexpanded ('' when none). */
   prefix: string;
   errorOutputPrefix?: string;
+  /** The function Firehose invokes to transform records before delivery (a Lambda processor), if any. */
+  processor?: { functionId: string; functionArn: string };
 }
 
 export interface LocalSecret {
@@ -97,6 +117,8 @@ export interface LocalModel {
   queues: Array<{ logicalId: string; name: string }>;
   functions: LocalFunction[];
   mappings: LocalEventSourceMapping[];
+  buses: LocalEventBus[];
+  schedules: LocalSchedule[];
   api?: LocalApi;
 }
 
@@ -122,7 +144,12 @@ export function modelFromTemplate(template: Json, assemblyDir: string): LocalMod
     keySchema: r.Properties.KeySchema,
     attributeDefinitions: r.Properties.AttributeDefinitions,
     ...(r.Properties.TimeToLiveSpecification?.Enabled ? { ttlAttribute: r.Properties.TimeToLiveSpecification.AttributeName } : {}),
+    ...(r.Properties.GlobalSecondaryIndexes ? { globalSecondaryIndexes: r.Properties.GlobalSecondaryIndexes } : {}),
   }));
+  const buses: LocalEventBus[] = ofType('AWS::Events::EventBus').map(([id, r]) => {
+    const name = r.Properties?.Name ?? localName(id);
+    return { logicalId: id, name, arn: `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:event-bus/${name}` };
+  });
   const streams: LocalStream[] = ofType('AWS::Kinesis::Stream').map(([id, r]) => {
     const name = r.Properties.Name ?? localName(id);
     return { logicalId: id, name, arn: `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stream/${name}`, retentionHours: r.Properties.RetentionPeriodHours ?? 24 };
@@ -148,6 +175,10 @@ export function modelFromTemplate(template: Json, assemblyDir: string): LocalMod
     refs.set(s.logicalId, s.arn); // CloudFormation's Ref of a secret is its ARN
     arns.set(s.logicalId, s.arn);
   }
+  for (const b of buses) {
+    refs.set(b.logicalId, b.name);
+    arns.set(b.logicalId, b.arn);
+  }
   // Resources the functions may name but the local runtime does not emulate (the training function's Athena
   // workgroup and Glue database, buckets): Ref resolves to their name, as in CloudFormation.
   for (const [type, nameOf] of Object.entries(NAMED_ONLY)) {
@@ -157,7 +188,11 @@ export function modelFromTemplate(template: Json, assemblyDir: string): LocalMod
       if (type === 'AWS::S3::Bucket') arns.set(id, `arn:aws:s3:::${refs.get(id)}`);
     }
   }
-  const deliveryStreams = ofType('AWS::KinesisFirehose::DeliveryStream').map(([id, r]) => deliveryStreamOf(id, r.Properties ?? {}, r.Properties?.DeliveryStreamName ?? localName(id), streams, arns));
+  const functionArnOf = (id: string) =>
+    resources[id]?.Type === 'AWS::Lambda::Function' ? `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${localName(id)}` : undefined;
+  const deliveryStreams = ofType('AWS::KinesisFirehose::DeliveryStream').map(([id, r]) =>
+    deliveryStreamOf(id, r.Properties ?? {}, r.Properties?.DeliveryStreamName ?? localName(id), streams, arns, functionArnOf),
+  );
   for (const d of deliveryStreams) {
     refs.set(d.logicalId, d.name); // Ref of a delivery stream is its name, as for tables and streams
     arns.set(d.logicalId, d.arn);
@@ -205,16 +240,32 @@ export function modelFromTemplate(template: Json, assemblyDir: string): LocalMod
     };
   });
 
-  return { tables, streams, deliveryStreams, secrets, queues, functions, mappings, api: apiFromResources(resources) };
+  const schedules: LocalSchedule[] = ofType('AWS::Events::Rule')
+    .filter(([, r]) => r.Properties?.ScheduleExpression !== undefined)
+    .flatMap(([id, r]) =>
+      (r.Properties.Targets ?? [])
+        .map((t: Json) => t.Arn?.['Fn::GetAtt']?.[0])
+        .filter((fnId: unknown) => functions.some((f) => f.logicalId === fnId))
+        .map((functionId: string) => ({ logicalId: id, functionId, expression: r.Properties.ScheduleExpression, enabled: r.Properties.State !== 'DISABLED' })),
+    );
+
+  return { tables, streams, deliveryStreams, secrets, queues, functions, mappings, buses, schedules, api: apiFromResources(resources) };
 }
 
 /**
  * A delivery stream (AWS::KinesisFirehose::DeliveryStream): its source (a Kinesis stream of the template, or
- * Direct PUT when `DeliveryStreamType` is absent, as in CloudFormation) and its S3 destination's prefixes, from
- * `ExtendedS3DestinationConfiguration` (or the older `S3DestinationConfiguration`). Other destinations are not
- * emulated.
+ * Direct PUT when `DeliveryStreamType` is absent, as in CloudFormation), its S3 destination's prefixes, from
+ * `ExtendedS3DestinationConfiguration` (or the older `S3DestinationConfiguration`), and its Lambda processor.
+ * Other destinations are not emulated.
  */
-function deliveryStreamOf(id: string, p: Json, name: string, streams: LocalStream[], arns: Map<string, string>): LocalDeliveryStream {
+function deliveryStreamOf(
+  id: string,
+  p: Json,
+  name: string,
+  streams: LocalStream[],
+  arns: Map<string, string>,
+  functionArnOf: (functionId: string) => string | undefined,
+): LocalDeliveryStream {
   const type = p.DeliveryStreamType ?? 'DirectPut';
   if (type !== 'DirectPut' && type !== 'KinesisStreamAsSource') throw new Error(`Delivery stream ${id}: the local runtime emulates DirectPut and KinesisStreamAsSource, not ${type}`);
   const destination = p.ExtendedS3DestinationConfiguration ?? p.S3DestinationConfiguration;
@@ -224,6 +275,7 @@ function deliveryStreamOf(id: string, p: Json, name: string, streams: LocalStrea
     throw new Error(`Delivery stream ${id}: the local runtime needs ${what} as a plain string, not ${JSON.stringify(value)}`);
   };
   const errorOutputPrefix = text(destination.ErrorOutputPrefix, 'ErrorOutputPrefix');
+  const processor = lambdaProcessorOf(id, destination.ProcessingConfiguration, functionArnOf);
   const stream: Omit<LocalDeliveryStream, 'sourceStreamId'> = {
     logicalId: id,
     name,
@@ -231,6 +283,7 @@ function deliveryStreamOf(id: string, p: Json, name: string, streams: LocalStrea
     type,
     prefix: text(destination.Prefix, 'Prefix') ?? '',
     ...(errorOutputPrefix !== undefined ? { errorOutputPrefix } : {}),
+    ...(processor ? { processor } : {}),
   };
   if (type === 'DirectPut') return stream;
 
@@ -241,6 +294,24 @@ function deliveryStreamOf(id: string, p: Json, name: string, streams: LocalStrea
   const sourceStream = streams.find((s) => s.arn === sourceArn);
   if (!sourceStream) throw new Error(`Delivery stream ${id}: its source ${JSON.stringify(source)} is not a Kinesis stream of this template`);
   return { ...stream, sourceStreamId: sourceStream.logicalId };
+}
+
+/**
+ * The Lambda processor of a delivery stream's destination (`ProcessingConfiguration`, unless disabled): the function
+ * its `LambdaArn` names, as `Fn::GetAtt [function, Arn]` (as CDK writes it). Other processor types, and more than
+ * one processor, are not emulated.
+ */
+function lambdaProcessorOf(id: string, configuration: Json | undefined, functionArnOf: (functionId: string) => string | undefined): LocalDeliveryStream['processor'] {
+  const processors: Json[] = configuration?.Enabled === false ? [] : (configuration?.Processors ?? []);
+  if (processors.length === 0) return undefined;
+  if (processors.length > 1 || processors[0].Type !== 'Lambda') {
+    throw new Error(`Delivery stream ${id}: the local runtime emulates one Lambda processor, not ${processors.map((p) => p.Type).join(', ')}`);
+  }
+  const lambdaArn = (processors[0].Parameters ?? []).find((p: Json) => p.ParameterName === 'LambdaArn')?.ParameterValue;
+  const functionId = lambdaArn?.['Fn::GetAtt']?.[1] === 'Arn' ? lambdaArn['Fn::GetAtt'][0] : undefined;
+  const functionArn = functionId === undefined ? undefined : functionArnOf(functionId);
+  if (functionArn === undefined) throw new Error(`Delivery stream ${id}: its Lambda processor ${JSON.stringify(lambdaArn)} is not a function of this template`);
+  return { functionId, functionArn };
 }
 
 function apiFromResources(resources: Record<string, Json>): LocalApi | undefined {

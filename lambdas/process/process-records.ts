@@ -56,6 +56,13 @@ export async function processRecords(records: KinesisStreamRecord[], deps: Proce
   metrics.addMetric('WriteConflicts', MetricUnit.Count, stats.conflicts);
   metrics.addMetric('ProfilesMerged', MetricUnit.Count, stats.merges);
   metrics.addMetric('IdentityLinkConflicts', MetricUnit.Count, stats.linkConflicts);
+  metrics.addMetric('EventsSuppressed', MetricUnit.Count, stats.suppressed);
   metrics.addMetric('RecordsFailed', MetricUnit.Count, failures.size);
+  if (deps.segments) {
+    metrics.addMetric('SegmentNoticesPublished', MetricUnit.Count, stats.noticesPublished);
+    metrics.addMetric('SegmentNoticesDelayed', MetricUnit.Count, stats.noticesDelayed);
+    metrics.addMetric('SegmentNoticesDropped', MetricUnit.Count, stats.noticesDropped);
+    if (stats.noticesDelayed > 0) deps.logger.warn('Segment notices not published yet; they stay queued on their profiles', { notices: stats.noticesDelayed });
+  }
   return failures;
 }

@@ -1,11 +1,15 @@
 import { forEachLimited } from '../shared/concurrency';
+import { ERASED } from '../shared/domain/erasure';
 import { StreamEvent } from '../shared/domain/event-schema';
 import { deviceKeyOf, historyOnly, LinkSource, linkSourcesOf, Resolution } from '../shared/domain/identity';
 import { MergeScope, profileIdOf } from '../shared/domain/profile';
 import { applyBatch, isExpired, knownExpiresAt, MergeSource, ProfileRecord, redirectRecord, sealRecord } from '../shared/domain/profile-record';
+import { SegmentDefinition } from '../shared/domain/segments';
 import { ProfileSettings } from '../shared/domain/settings';
 import { IdentityLink, IdentityStore, resolveIds } from '../shared/store/identity-store';
 import { ProfileStore } from '../shared/store/profile-store';
+import type { SegmentBus } from '../shared/store/segment-bus';
+import { deliverNotices } from '../shared/store/segment-notices';
 
 export interface UpdateDeps {
   profiles: ProfileStore;
@@ -16,6 +20,8 @@ export interface UpdateDeps {
   concurrency?: number;
   /** Re-reads after a lost conditional write before giving up on the profile for this batch. */
   maxConflictRetries?: number;
+  /** Real-time segments: the definitions each write evaluates, and the bus their entry and exit notices go to. */
+  segments?: { definitions: () => Promise<SegmentDefinition[]>; bus: SegmentBus };
 }
 
 export interface UpdateStats {
@@ -28,6 +34,13 @@ export interface UpdateStats {
   merges: number;
   /** Links not made because the id already belongs to another person (the first link wins). */
   linkConflicts: number;
+  /** Events dropped because their person was erased (suppression). */
+  suppressed: number;
+  /** Segment entry and exit notices published, and not yet published (queued on their profile, retried). */
+  noticesPublished: number;
+  noticesDelayed: number;
+  /** Old notices dropped because too many were queued on one profile (the bus kept failing). */
+  noticesDropped: number;
 }
 
 export interface UpdateOutcome {
@@ -64,7 +77,19 @@ const LINK_REFRESH_SECONDS = 86_400;
  * replay of the linking event a no-op. A crash between any two steps leaves a state the retry completes.
  */
 export async function updateProfiles(events: readonly StreamEvent[], deps: UpdateDeps): Promise<UpdateOutcome> {
-  const stats: UpdateStats = { profiles: 0, writes: 0, applied: 0, duplicates: 0, conflicts: 0, merges: 0, linkConflicts: 0 };
+  const stats: UpdateStats = {
+    profiles: 0,
+    writes: 0,
+    applied: 0,
+    duplicates: 0,
+    conflicts: 0,
+    merges: 0,
+    linkConflicts: 0,
+    suppressed: 0,
+    noticesPublished: 0,
+    noticesDelayed: 0,
+    noticesDropped: 0,
+  };
   const failed = new Map<StreamEvent, Error>();
   if (events.length === 0) return { failed, stats };
   // Routing may rewrite an event (history only): failures are reported against the event the caller gave.
@@ -73,8 +98,10 @@ export async function updateProfiles(events: readonly StreamEvent[], deps: Updat
     for (const group of groups.values()) for (const event of group.events) failed.set(originals.get(event) ?? event, error);
   };
   let pending: Map<string, Group>;
+  let definitions: SegmentDefinition[] | undefined;
   try {
-    pending = await routeEvents(events, deps, originals);
+    pending = await routeEvents(events, deps, originals, stats);
+    definitions = await deps.segments?.definitions();
   } catch (error) {
     for (const event of events) failed.set(event, error as Error);
     return { failed, stats };
@@ -96,7 +123,7 @@ export async function updateProfiles(events: readonly StreamEvent[], deps: Updat
     const moved = new Map<string, Group>();
     await forEachLimited([...pending], deps.concurrency ?? 16, async ([profileId, group]) => {
       try {
-        const redirect = await writeProfile(profileId, group, stored.get(profileId), deps, stats);
+        const redirect = await writeProfile(profileId, group, stored.get(profileId), definitions, deps, stats);
         if (redirect !== undefined) addGroup(moved, redirect.canonicalId, followRedirect(profileId, redirect.scope, group, originals));
       } catch (error) {
         failAll(new Map([[profileId, group]]), error as Error);
@@ -107,8 +134,11 @@ export async function updateProfiles(events: readonly StreamEvent[], deps: Updat
   return { failed, stats };
 }
 
-/** Groups events by canonical profile (identity links followed), with the ids each group links. */
-async function routeEvents(events: readonly StreamEvent[], deps: UpdateDeps, originals: Map<StreamEvent, StreamEvent>): Promise<Map<string, Group>> {
+/**
+ * Groups events by canonical profile (identity links followed), with the ids each group links. Events of an erased
+ * person (their id suppressed) are dropped here: they are applied nowhere.
+ */
+async function routeEvents(events: readonly StreamEvent[], deps: UpdateDeps, originals: Map<StreamEvent, StreamEvent>, stats: UpdateStats): Promise<Map<string, Group>> {
   const idsOf = events.map((event) => ({
     own: profileIdOf(event),
     sources: linkSourcesOf(event),
@@ -122,6 +152,10 @@ async function routeEvents(events: readonly StreamEvent[], deps: UpdateDeps, ori
   for (const [i, original] of events.entries()) {
     const { own, sources, device } = idsOf[i];
     let { canonicalId, scope } = route(own);
+    if (canonicalId === ERASED) {
+      stats.suppressed += 1;
+      continue;
+    }
     const group: Group = { events: [], sources: new Map(sources.map((s) => [s.profileId, s])), devices: new Set() };
 
     if (device !== undefined) {
@@ -177,7 +211,14 @@ function addGroup(groups: Map<string, Group>, profileId: string, group: Group): 
  * reduces each merged source to a redirect. Returns where to move the group when this profile turned out to be
  * merged into another one.
  */
-async function writeProfile(profileId: string, group: Group, current: ProfileRecord | undefined, deps: UpdateDeps, stats: UpdateStats): Promise<Resolution | undefined> {
+async function writeProfile(
+  profileId: string,
+  group: Group,
+  current: ProfileRecord | undefined,
+  definitions: SegmentDefinition[] | undefined,
+  deps: UpdateDeps,
+  stats: UpdateStats,
+): Promise<Resolution | undefined> {
   const maxRetries = deps.maxConflictRetries ?? 3;
   const sealed = new Map<string, MergeSource>();
   let record = current;
@@ -198,7 +239,7 @@ async function writeProfile(profileId: string, group: Group, current: ProfileRec
       if (owner === profileId) devices.push(device);
     }
 
-    const result = applyBatch(record, profileId, group.events, deps.settings, now, { sources: [...sealed.values()], devices });
+    const result = applyBatch(record, profileId, group.events, deps.settings, now, { sources: [...sealed.values()], devices }, definitions);
     if (!result.next) {
       stats.duplicates += result.duplicates;
       return undefined;
@@ -215,7 +256,9 @@ async function writeProfile(profileId: string, group: Group, current: ProfileRec
       stats.applied += result.applied;
       stats.duplicates += result.duplicates;
       stats.merges += result.merged;
+      stats.noticesDropped += result.noticesDropped ?? 0;
       await redirectMerged([...sealed.values()], next.expiresAt, now, deps);
+      if (deps.segments) countDelivery(await deliverNotices(next, { ...deps, bus: deps.segments.bus }), next, stats);
       return undefined;
     }
     stats.conflicts += 1;
@@ -248,6 +291,11 @@ async function sealSource(source: LinkSource, profileId: string, deps: UpdateDep
     if (await deps.profiles.put(seal, record?.version)) return { profileId: source.profileId, record: seal, scope: source.scope };
     if (attempt >= (deps.maxConflictRetries ?? 3)) throw new Error(`Profile ${source.profileId} kept changing while being sealed for ${profileId}`);
   }
+}
+
+function countDelivery(delivery: { published: number; error?: Error }, record: ProfileRecord, stats: UpdateStats): void {
+  stats.noticesPublished += delivery.published;
+  if (delivery.error) stats.noticesDelayed += record.notices?.length ?? 0;
 }
 
 /** Merged profiles keep only their redirect. Best effort: a sealed profile left whole is merged at most once anyway. */

@@ -54,8 +54,8 @@ export async function handleProfiles(event: APIGatewayProxyEvent, deps: Profiles
   }
 }
 
-/** The person a request addresses, as the ids of an event. */
-function personOf(event: APIGatewayProxyEvent): { userId: string } | { anonymousId: string } {
+/** The person a request addresses (`{userId}`, or with `?idType=anonymousId` an anonymous id), as the ids of an event. */
+export function personOf(event: APIGatewayProxyEvent): { userId: string } | { anonymousId: string } {
   const id = pathParameter(event, 'userId');
   const idType = event.queryStringParameters?.idType ?? 'userId';
   if (idType !== 'userId' && idType !== 'anonymousId') throw new RequestError(400, 'idType must be userId or anonymousId');

@@ -5,10 +5,9 @@ import { normalizeCategory } from '../shared/domain/commerce';
 import { RequestError } from '../shared/domain/errors';
 import { LIMITS, StreamEvent } from '../shared/domain/event-schema';
 import { ConsentSettings, isGranted } from '../shared/domain/consent';
-import { assignVariant } from '../shared/domain/experiments';
 import { validateMessage } from '../shared/domain/ingestion';
 import { profileIdOf } from '../shared/domain/profile';
-import { ResolvedRecommendConfig, ServingSettings, Strategy } from '../shared/domain/recommend-config';
+import { ResolvedRecommendConfig, servingFor, ServingSettings, Strategy } from '../shared/domain/recommend-config';
 import { applyRules, Candidate } from '../shared/domain/rules';
 import { builtInCandidates, listsToFetch, PersonalSignals, ruleContextOf, signalsOf } from '../shared/domain/serving';
 import { errorResponse, jsonResponse, requireKey } from '../shared/http';
@@ -59,6 +58,8 @@ export interface RecommendationResponse {
   /** False when the list did not use the person's profile (no personalization consent). */
   personalized: boolean;
   experiment?: string;
+  /** The segment whose defaults were used (`recommendations.segments` in the config). */
+  segment?: string;
   modelVersion?: string;
   items: Array<{ itemId: string; score: number; reasons: string[] }>;
 }
@@ -91,9 +92,10 @@ export async function recommend(request: RecommendationRequest, deps: RecommendD
   // The person behind any of their linked ids: one variant on every device.
   const person = record?.state.userId ?? ((request.userId ?? request.anonymousId) as string);
 
-  const experiment = deps.config.experiment;
-  const variant = experiment ? assignVariant(experiment, person) : { name: 'default', settings: deps.config.defaults };
-  const settings = variant.settings;
+  // Segments are personalization too: without consent, none applies.
+  const segments = new Set(personalized ? Object.keys(record?.memberships?.segments ?? {}) : []);
+  const serving = servingFor(deps.config, segments, person);
+  const { settings } = serving;
 
   // Without consent, the one strategy that reads nothing about the person.
   let strategy: Strategy = personalized ? settings.strategy : 'popular';
@@ -109,9 +111,10 @@ export async function recommend(request: RecommendationRequest, deps: RecommendD
   const response: RecommendationResponse = {
     recommendationId: deps.newId(),
     strategy,
-    variant: variant.name,
+    variant: serving.variant,
     personalized,
-    ...(experiment ? { experiment: experiment.name } : {}),
+    ...(serving.experiment ? { experiment: serving.experiment } : {}),
+    ...(serving.segment ? { segment: serving.segment } : {}),
     ...(state.manifest ? { modelVersion: state.manifest.version } : {}),
     items,
   };

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { PersonalizeEventsClient } from '@aws-sdk/client-personalize-events';
@@ -27,6 +28,9 @@ export const kinesisClient = () => new KinesisClient({ requestHandler: new NodeH
 export const firehoseClient = () => new FirehoseClient({});
 
 export const secretsManagerClient = () => new SecretsManagerClient({});
+
+/** EventBridge PutEvents (segment events): the SDK's standard retries; entries reported as failed are retried by `EventBridgeSegmentBus`. */
+export const eventBridgeClient = () => new EventBridgeClient({});
 
 /**
  * Personalize PutEvents: the SDK's standard retries (3 attempts in all, with backoff; throttling errors such as

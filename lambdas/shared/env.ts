@@ -19,6 +19,16 @@ export const ENV = {
   /** Firehose delivery stream (Direct PUT) that lands rejected events in the lake's `bad-events/` table. */
   badEventsDeliveryStream: 'BAD_EVENTS_DELIVERY_STREAM',
   eventStream: 'EVENT_STREAM_NAME',
+  /** Segment definitions (`/v1/segments`). */
+  segmentsTable: 'SEGMENTS_TABLE_NAME',
+  /** Erasure requests (`DELETE /v1/profiles/{userId}`, `GET /v1/erasures/{id}`). */
+  erasuresTable: 'ERASURES_TABLE_NAME',
+  /** S3 bucket of the event lake (erasure rewrites its objects; export reads them). */
+  lakeBucket: 'LAKE_BUCKET_NAME',
+  /** Seconds an erasure waits before its lake step: events on their way to the lake have landed by then. */
+  erasureSettleSeconds: 'ERASURE_SETTLE_SECONDS',
+  /** EventBridge bus that segment entry and exit events are published to. */
+  segmentEventBus: 'SEGMENT_EVENT_BUS_NAME',
   itemsTable: 'ITEMS_TABLE_NAME',
   writeKeySecret: 'WRITE_KEY_SECRET_ID',
   adminKeySecret: 'ADMIN_KEY_SECRET_ID',
@@ -44,6 +54,15 @@ export const ENV = {
 
 /** Key schema of the profiles table: one item per profile, `pk` = profile id (see `profileIdOf`). */
 export const PROFILES_KEY = { partitionKey: 'pk' } as const;
+/** Key schema of the erasures table: one item per erasure request, `pk` = erasure id. */
+export const ERASURES_KEY = { partitionKey: 'pk' } as const;
+/** Key schema of the segments table: one item per segment definition, `pk` = segment id. */
+export const SEGMENTS_KEY = { partitionKey: 'pk' } as const;
+/**
+ * The profiles table's index of profiles whose segment memberships are due for a timed check: sparse (only
+ * profiles with a due time have `dueShard`), partitioned into `shards` shards so no key runs hot.
+ */
+export const SEGMENTS_DUE_INDEX = { indexName: 'segments-due', partitionKey: 'dueShard', sortKey: 'dueAt', shards: 8 } as const;
 /** Key schema of the identities table: one item per linked id (`user#…`, `anon#…`, `device#…`). */
 export const IDENTITIES_KEY = { partitionKey: 'pk' } as const;
 /**

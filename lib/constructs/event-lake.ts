@@ -1,13 +1,27 @@
 import { CfnMapping, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
-import { Compression, DeliveryStream, EnableLogging, KinesisStreamSource, S3Bucket, StreamEncryption } from 'aws-cdk-lib/aws-kinesisfirehose';
+import {
+  Compression,
+  DeliveryStream,
+  EnableLogging,
+  KinesisStreamSource,
+  LambdaFunctionProcessor,
+  S3Bucket,
+  StreamEncryption,
+} from 'aws-cdk-lib/aws-kinesisfirehose';
+import { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, StorageClass } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { ConsentSettings } from '../../lambdas/shared/domain/consent';
+import { consentSettingsToEnv } from '../../lambdas/shared/domain/settings';
+import { ENV } from '../../lambdas/shared/env';
 import { DEFAULT_CONFIG } from '../config';
 import { accessLogsBucket, objectsUnderFinding, privateBucket } from './buckets';
+import { HouseFunction } from './house-function';
 
 /** Top-level prefixes of the lake bucket: one per table, and Firehose's error output. */
 export const LAKE_PREFIXES = { events: 'events/', badEvents: 'bad-events/', errors: 'errors/' } as const;
@@ -22,10 +36,20 @@ export const LAKE_FILE_EXTENSION = '.json.gz';
 const TIERING_AFTER_DAYS = 30;
 /** Rejected events are rare and read only when investigating: fewer, larger objects than the events'. */
 const BAD_EVENTS_BUFFER_SECONDS = 300;
+/**
+ * Data Firehose hands the consent filter up to this much data per invocation (its maximum; 1 MB by default): the
+ * fewest invocations, well within Lambda's 6 MB payload limit once base64-encoded.
+ */
+const FILTER_BUFFER_MIB = 3;
 
 export interface EventLakeProps {
   /** The event stream the lake records. */
   stream: IStream;
+  /** Profiles and identity links: the consent filter reads each person's consent there (read only). */
+  profiles: ITable;
+  identities: ITable;
+  /** Which consent category lets an event into the lake, and whether an unstated one does. */
+  consent: ConsentSettings;
   /** Days events stay under `events/` (Intelligent-Tiering after 30 days). @default 730 */
   retentionDays?: number;
   /** Days rejected events stay under `bad-events/`. @default 90 */
@@ -42,10 +66,12 @@ export interface EventLakeProps {
  * The event lake: every event of the stream, and every event a function rejected, as gzipped JSON lines in S3,
  * partitioned by arrival hour (`events/dt=…/hour=…/`, `bad-events/dt=…/hour=…/`), for Athena and training.
  *
- * Two Firehose delivery streams write it. `events` reads the Kinesis stream; its records are already
- * newline-terminated JSON (the ingest function appends `\n`), so Firehose's plain concatenation is NDJSON and
- * no processor or format conversion is needed (docs/lake-design.md: why gzip JSON and not Parquet). `bad-events`
- * takes Direct PUTs (PutRecordBatch) of newline-terminated JSON from the functions.
+ * Two Firehose delivery streams write it. `events` reads the Kinesis stream through one processor, the consent
+ * filter (`lambdas/lake-filter`): events without analytics consent are dropped, records that are not stream
+ * events go to the `processing-failed` error output, the rest pass unchanged. Records are already
+ * newline-terminated JSON (the ingest function appends `\n`), so Firehose's plain concatenation is NDJSON and no
+ * format conversion is needed (docs/lake-design.md: why gzip JSON and not Parquet). `bad-events` takes Direct PUTs
+ * (PutRecordBatch) of newline-terminated JSON from the functions.
  *
  * The bucket is not versioned, so deleting a person's objects (erasure) is final. Each delivery stream has its
  * own role that may write only under its own prefixes, so neither can read or delete the rest of the lake.
@@ -54,8 +80,10 @@ export class EventLake extends Construct {
   readonly bucket: Bucket;
   /** Target of the server access logs of this project's buckets. */
   readonly accessLogs: Bucket;
-  /** Kinesis stream → `events/`. */
+  /** Kinesis stream → consent filter → `events/`. */
   readonly eventsDeliveryStream: DeliveryStream;
+  /** The events delivery stream's processor: keeps events without analytics consent out of the lake. */
+  readonly consentFilter: HouseFunction;
   /** Direct PUT → `bad-events/`; what the functions send rejected events to. */
   readonly badEventsDeliveryStream: DeliveryStream;
   /** `events` delivery to S3 failing (DeliveryToS3.Success below 1 over 5 minutes). No action yet. */
@@ -93,10 +121,22 @@ export class EventLake extends Construct {
       ],
     });
 
+    this.consentFilter = new HouseFunction(this, 'ConsentFilter', {
+      entry: 'lake-filter/handler.ts',
+      serviceName: 'lake-filter',
+      description: 'Firehose transformation of the events delivery stream: drops events without analytics consent',
+      // Firehose waits at most 5 minutes for a transformation; a batch reads each person once, 16 at a time.
+      timeout: Duration.minutes(2),
+      logRetentionDays,
+      environment: consentSettingsToEnv(props.consent),
+    })
+      .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:GetItem')
+      .bindTable(props.identities, ENV.identitiesTable, 'dynamodb:BatchGetItem');
     this.eventsDeliveryStream = this.deliveryStream('EventsDelivery', {
       prefix: LAKE_PREFIXES.events,
       errorPrefix: `${LAKE_PREFIXES.errors}events/`,
       source: new KinesisStreamSource(props.stream),
+      processor: this.consentFilter.fn,
       bufferSeconds,
       logRetentionDays,
     });
@@ -118,17 +158,28 @@ export class EventLake extends Construct {
     const cidrBlocks = stack.node.children.find((c) => c instanceof CfnMapping && c.node.id.endsWith('aws-kinesisfirehose.CidrBlocks'));
     if (cidrBlocks) stack.node.tryRemoveChild(cidrBlocks.node.id);
 
-    [this.eventsDeliveryAlarm, this.eventsFreshnessAlarm] = deliveryAlarms(this, 'Events', this.eventsDeliveryStream, bufferSeconds);
+    // Records of the events stream wait in two buffers of `bufferSeconds`: the consent filter's, then the destination's.
+    [this.eventsDeliveryAlarm, this.eventsFreshnessAlarm] = deliveryAlarms(this, 'Events', this.eventsDeliveryStream, 2 * bufferSeconds);
     [this.badEventsDeliveryAlarm, this.badEventsFreshnessAlarm] = deliveryAlarms(this, 'BadEvents', this.badEventsDeliveryStream, BAD_EVENTS_BUFFER_SECONDS);
   }
 
   /**
    * A delivery stream into `prefix` of the lake: gzip, `.json.gz`, partitioned by arrival hour, errors logged to its
-   * own log group, with a role of its own that may write only under `prefix` and `errorPrefix`.
+   * own log group, with a role of its own that may write only under `prefix` and `errorPrefix`, and invoke only its
+   * processor's function, if it has one.
    */
   private deliveryStream(
     id: string,
-    options: { prefix: string; errorPrefix: string; bufferSeconds: number; logRetentionDays: number; source?: KinesisStreamSource; encryption?: StreamEncryption },
+    options: {
+      prefix: string;
+      errorPrefix: string;
+      bufferSeconds: number;
+      logRetentionDays: number;
+      source?: KinesisStreamSource;
+      encryption?: StreamEncryption;
+      /** A Lambda function that transforms the records before delivery. */
+      processor?: IFunction;
+    },
   ): DeliveryStream {
     const role = new Role(this, `${id}Role`, {
       // Firehose's documented confused-deputy guard: it passes the account id as the external id.
@@ -138,6 +189,13 @@ export class EventLake extends Construct {
     // The S3 actions of Firehose's documented destination policy, objects scoped to this stream's prefixes.
     role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [this.bucket.bucketArn] }));
     role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resources: objects }));
+    if (options.processor) {
+      // Firehose's documented policy for a Lambda processor. The processor's own grant is lost on the immutable
+      // destination role below, so it is given here, for that function only.
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['lambda:InvokeFunction', 'lambda:GetFunctionConfiguration'], resources: [options.processor.functionArn] }),
+      );
+    }
     const logGroup = new LogGroup(this, `${id}Logs`, { retention: options.logRetentionDays, removalPolicy: RemovalPolicy.DESTROY });
     logGroup.grantWrite(role);
 
@@ -155,6 +213,8 @@ export class EventLake extends Construct {
         bufferingInterval: Duration.seconds(options.bufferSeconds),
         bufferingSize: Size.mebibytes(64),
         loggingConfig: new EnableLogging(logGroup),
+        // Invoked once per buffer: as often as the lake writes objects, or every 3 MiB when busier.
+        processors: options.processor ? [lambdaProcessor(options.processor, options.bufferSeconds)] : undefined,
       }),
     });
     // Firehose checks its role when the stream is created: create it once the role's policy exists.
@@ -173,12 +233,17 @@ export class EventLake extends Construct {
   }
 }
 
+/** A Lambda processor that buffers like the delivery stream (time) or up to `FILTER_BUFFER_MIB` (size). */
+function lambdaProcessor(fn: IFunction, bufferSeconds: number): LambdaFunctionProcessor {
+  return new LambdaFunctionProcessor(fn, { bufferInterval: Duration.seconds(bufferSeconds), bufferSize: Size.mebibytes(FILTER_BUFFER_MIB) });
+}
+
 /**
- * The two alarms of a delivery stream: delivery to S3 failing, and data waiting longer than 15 minutes (or the
- * buffering interval plus 5 minutes, whichever is longer, so that a full buffer is not an alarm). Missing data is
- * no traffic, not a failure. No actions yet: the observability issue adds the SNS topic.
+ * The two alarms of a delivery stream: delivery to S3 failing, and data waiting longer than 15 minutes (or than its
+ * buffers can hold a record, `bufferedSeconds`, plus 5 minutes, whichever is longer, so that full buffers are not an
+ * alarm). Missing data is no traffic, not a failure. No actions yet: the observability issue adds the SNS topic.
  */
-function deliveryAlarms(scope: Construct, name: string, deliveryStream: DeliveryStream, bufferSeconds: number): [Alarm, Alarm] {
+function deliveryAlarms(scope: Construct, name: string, deliveryStream: DeliveryStream, bufferedSeconds: number): [Alarm, Alarm] {
   const period = Duration.minutes(5);
   const delivery = new Alarm(scope, `${name}DeliveryFailing`, {
     alarmDescription: `Firehose ${name} delivery stream: deliveries to S3 are failing (see its error log group)`,
@@ -191,7 +256,7 @@ function deliveryAlarms(scope: Construct, name: string, deliveryStream: Delivery
   const freshness = new Alarm(scope, `${name}DeliveryLate`, {
     alarmDescription: `Firehose ${name} delivery stream: records wait too long to reach S3`,
     metric: deliveryStream.metric('DeliveryToS3.DataFreshness', { statistic: 'Maximum', period }),
-    threshold: Math.max(15 * 60, bufferSeconds + 5 * 60),
+    threshold: Math.max(15 * 60, bufferedSeconds + 5 * 60),
     comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
     evaluationPeriods: 1,
     treatMissingData: TreatMissingData.NOT_BREACHING,

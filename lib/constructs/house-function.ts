@@ -1,8 +1,9 @@
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { IEventBus } from 'aws-cdk-lib/aws-events';
 import { IDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -82,10 +83,20 @@ export class HouseFunction extends Construct {
     );
   }
 
-  /** Grants `actions` on `table` (the table only: no index or stream ARNs) and passes its name in `envVar`. */
+  /**
+   * Grants `actions` on `table` and passes its name in `envVar`: on the table only, not its indexes or stream
+   * (`Table.grant` would add every index once the table has one; see `bindTableIndex`). The tables use
+   * AWS-managed keys, so no key grant is needed.
+   */
   bindTable(table: ITable, envVar: string, ...actions: string[]): this {
-    table.grant(this.fn, ...actions);
+    Grant.addToPrincipal({ grantee: this.fn, actions, resourceArns: [table.tableArn] });
     this.fn.addEnvironment(envVar, table.tableName);
+    return this;
+  }
+
+  /** Grants `actions` (`dynamodb:Query`) on one index of `table`; bind the table itself with `bindTable`. */
+  bindTableIndex(table: ITable, indexName: string, ...actions: string[]): this {
+    Grant.addToPrincipal({ grantee: this.fn, actions, resourceArns: [`${table.tableArn}/index/${indexName}`] });
     return this;
   }
 
@@ -100,6 +111,13 @@ export class HouseFunction extends Construct {
   bindDeliveryStream(deliveryStream: IDeliveryStream, envVar: string, ...actions: string[]): this {
     deliveryStream.grant(this.fn, ...actions);
     this.fn.addEnvironment(envVar, deliveryStream.deliveryStreamName);
+    return this;
+  }
+
+  /** Grants `events:PutEvents` on `bus` and passes its name in `envVar`. */
+  bindEventBus(bus: IEventBus, envVar: string): this {
+    bus.grantPutEventsTo(this.fn);
+    this.fn.addEnvironment(envVar, bus.eventBusName);
     return this;
   }
 

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { IEventBus } from 'aws-cdk-lib/aws-events';
 import { IDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -16,6 +17,9 @@ export interface ProfileProcessorProps {
   identities: ITable;
   /** Firehose delivery stream (Direct PUT) of rejected events. */
   badEvents: IDeliveryStream;
+  /** Segment definitions (read) and the bus their entry and exit events go to. */
+  segments: ITable;
+  segmentBus: IEventBus;
   settings: ProfileSettings;
   processor: PlatformConfig['processor'];
   logRetentionDays: number;
@@ -24,7 +28,8 @@ export interface ProfileProcessorProps {
 /**
  * Kinesis → profile processor → DynamoDB, subscribed to the stream with the safe defaults of `consumeStream`
  * (bisection, per-record failures, bounded retries and record age, a failure queue). Records it rejects go to the
- * bad-events delivery stream (Firehose → the lake's `bad-events/`).
+ * bad-events delivery stream (Firehose → the lake's `bad-events/`). Every profile write re-evaluates the segments;
+ * their entry and exit events go to the segment bus.
  */
 export class ProfileProcessor extends Construct {
   readonly function: HouseFunction;
@@ -46,7 +51,9 @@ export class ProfileProcessor extends Construct {
     })
       .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem')
       .bindTable(props.identities, ENV.identitiesTable, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem')
-      .bindDeliveryStream(props.badEvents, ENV.badEventsDeliveryStream, 'firehose:PutRecord', 'firehose:PutRecordBatch');
+      .bindDeliveryStream(props.badEvents, ENV.badEventsDeliveryStream, 'firehose:PutRecord', 'firehose:PutRecordBatch')
+      .bindTable(props.segments, ENV.segmentsTable, 'dynamodb:Scan')
+      .bindEventBus(props.segmentBus, ENV.segmentEventBus);
 
     this.failureQueue = consumeStream(this, this.function.fn, props.stream, props.processor);
   }

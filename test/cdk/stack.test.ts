@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ROUTES } from '../../lambdas/shared/domain/ingestion';
-import { ENV, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { ENV, PROFILES_KEY, SEGMENTS_DUE_INDEX, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
 import { loadConfig } from '../../lib/config';
 import { cdkJsonContext, definePlatform } from '../../lib/platform';
 
@@ -15,8 +15,19 @@ function synth(context: Record<string, unknown> = {}) {
 const { stack, template } = synth();
 const resources = (type: string) => template.findResources(type);
 const logicalIdOf = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
-type FunctionName = 'ingestion' | 'processor' | 'profileReader' | 'catalog' | 'recommend' | 'training';
-const functionOf = (name: FunctionName) => (name === 'catalog' || name === 'recommend' ? stack.recommendations[name] : stack[name].function);
+type FunctionName = 'ingestion' | 'processor' | 'profileReader' | 'catalog' | 'recommend' | 'training' | 'segmentsApi' | 'segmentClock' | 'privacyApi' | 'erasureWorker';
+const functionOf = (name: FunctionName) =>
+  name === 'catalog' || name === 'recommend'
+    ? stack.recommendations[name]
+    : name === 'segmentsApi'
+      ? stack.segments.api
+      : name === 'segmentClock'
+        ? stack.segments.clock
+        : name === 'privacyApi'
+          ? stack.privacy.api
+          : name === 'erasureWorker'
+            ? stack.privacy.worker
+            : stack[name].function;
 const fnId = (name: FunctionName) => logicalIdOf(functionOf(name).fn);
 
 describe('event stream', () => {
@@ -58,20 +69,35 @@ describe('profile processor event source mapping', () => {
 });
 
 describe('tables', () => {
-  it('keep profiles, identity links and items with a TTL attribute, encryption and point-in-time recovery, retained on stack deletion', () => {
+  it('keep profiles, identity links, items, segment definitions and erasure requests encrypted with point-in-time recovery, retained on stack deletion; all but the definitions expire', () => {
     const tables = resources('AWS::DynamoDB::Table');
     // Bad events go to the lake (batch-layer.test.ts).
-    expect(Object.keys(tables).sort()).toEqual([stack.store.profiles, stack.store.identities, stack.itemStore.items].map(logicalIdOf).sort());
-    for (const table of Object.values(tables)) {
+    expect(Object.keys(tables).sort()).toEqual([stack.store.profiles, stack.store.identities, stack.itemStore.items, stack.segments.table, stack.privacy.erasures].map(logicalIdOf).sort());
+    for (const [id, table] of Object.entries(tables)) {
       expect(table.Properties).toMatchObject({
         KeySchema: [{ AttributeName: PROFILES_KEY.partitionKey, KeyType: 'HASH' }],
         BillingMode: 'PAY_PER_REQUEST',
-        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
         SSESpecification: { SSEEnabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       });
+      if (id !== logicalIdOf(stack.segments.table)) expect(table.Properties.TimeToLiveSpecification).toEqual({ AttributeName: TTL_ATTRIBUTE, Enabled: true });
       expect(table.DeletionPolicy).toBe('Retain');
     }
+  });
+
+  it('index the profiles whose segments are due, keys only, on the profiles table alone', () => {
+    const indexed = Object.entries(resources('AWS::DynamoDB::Table')).filter(([, t]) => t.Properties.GlobalSecondaryIndexes);
+    expect(indexed.map(([id]) => id)).toEqual([logicalIdOf(stack.store.profiles)]);
+    expect(indexed[0][1].Properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: SEGMENTS_DUE_INDEX.indexName,
+        KeySchema: [
+          { AttributeName: SEGMENTS_DUE_INDEX.partitionKey, KeyType: 'HASH' },
+          { AttributeName: SEGMENTS_DUE_INDEX.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
   });
 
   it('are deleted with the stack only when asked', () => {
@@ -83,7 +109,7 @@ describe('tables', () => {
 describe('functions', () => {
   it('run Node.js 22 on ARM64 with tracing, JSON logs and their own log group', () => {
     const functions = Object.values(resources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(11);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -152,10 +178,11 @@ describe('functions', () => {
     });
   });
 
-  it('pass identity and consent settings, validated, to the processor, the profile reader and the recommend function', () => {
+  it('pass identity and consent settings, validated, to every function that reads or writes profiles', () => {
     const custom = synth({ deviceLinking: 'true', consentRequired: 'true', personalizationConsentCategory: ' C0004 ' }).template;
     const variables = Match.objectLike({ [ENV.consentRequired]: 'true', [ENV.personalizationConsentCategory]: 'c0004', [ENV.analyticsConsentCategory]: 'analytics' });
-    expect(Object.keys(custom.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: variables } } })).sort()).toEqual([fnId('processor'), fnId('profileReader'), fnId('recommend')].sort());
+    const expected = [fnId('processor'), fnId('segmentClock'), fnId('profileReader'), fnId('recommend'), fnId('privacyApi'), fnId('erasureWorker'), logicalIdOf(stack.lake.consentFilter.fn)];
+    expect(Object.keys(custom.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: variables } } })).sort()).toEqual(expected.sort());
     custom.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [ENV.deviceLinking]: 'true' }) } });
     expect(() => synth({ consentRequired: 'yes' })).toThrow('consentRequired');
     expect(() => synth({ analyticsConsentCategory: 'x'.repeat(65) })).toThrow('analyticsConsentCategory');
@@ -200,7 +227,7 @@ describe('least privilege', () => {
     expect(grants(fnId('ingestion'))).toHaveLength(5);
   });
 
-  it('lets the processor read and write profiles and identity links, send rejected events, read the stream and send failures', () => {
+  it('lets the processor read and write profiles and identity links, send rejected events, read segment definitions, publish segment events, read the stream and send failures', () => {
     const processorGrants = grants(fnId('processor'));
     expect(processorGrants).toEqual(
       expect.arrayContaining([
@@ -209,11 +236,13 @@ describe('least privilege', () => {
         [['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.profiles)],
         [['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.identities)],
         putBadEvents,
+        [['dynamodb:Scan'], arnOf(stack.segments.table)],
+        [['events:PutEvents'], arnOf(stack.segments.bus)],
         [expect.arrayContaining(['sqs:SendMessage']), arnOf(stack.processor.failureQueue)],
         [expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards']), arnOf(stack.events.stream)],
       ]),
     );
-    expect(processorGrants).toHaveLength(7);
+    expect(processorGrants).toHaveLength(9);
   });
 
   it('lets the profile admin API get profiles, read identity links, put consent statements on the stream and read the admin key, nothing else', () => {
@@ -240,6 +269,75 @@ describe('least privilege', () => {
       ]),
     );
     expect(grants(fnId('catalog'))).toHaveLength(4);
+  });
+
+  it('lets the segments API manage definitions and read the admin key, nothing else', () => {
+    expect(grants(fnId('segmentsApi'))).toEqual(
+      expect.arrayContaining([
+        xray,
+        logs('segmentsApi'),
+        [['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan'], arnOf(stack.segments.table)],
+        secretRead(stack.credentials.adminKey),
+      ]),
+    );
+    expect(grants(fnId('segmentsApi'))).toHaveLength(4);
+  });
+
+  it('lets the segment clock query the due index, read and write profiles, read definitions and publish segment events, nothing else', () => {
+    expect(grants(fnId('segmentClock'))).toEqual(
+      expect.arrayContaining([
+        xray,
+        logs('segmentClock'),
+        [['dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.profiles)],
+        [['dynamodb:Query'], { 'Fn::Join': ['', [arnOf(stack.store.profiles), `/index/${SEGMENTS_DUE_INDEX.indexName}`]] }],
+        [['dynamodb:Scan'], arnOf(stack.segments.table)],
+        [['events:PutEvents'], arnOf(stack.segments.bus)],
+      ]),
+    );
+    expect(grants(fnId('segmentClock'))).toHaveLength(6);
+  });
+
+  describe('the privacy functions', () => {
+    const lakeObjects = (prefix: string) => ({ 'Fn::Join': ['', [arnOf(stack.lake.bucket), `/${prefix}*`]] });
+    // Resources in any order (CDK sorts them), exactly these three prefixes.
+    const rewriteLake: [string[], unknown] = [
+      ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+      expect.arrayContaining(['events/', 'bad-events/', 'errors/'].map(lakeObjects)),
+    ];
+
+    it('let the privacy API read and delete profiles, suppress identity links, record erasures, query and rewrite the lake and read the admin key', () => {
+      const found = grants(fnId('privacyApi'));
+      expect(found).toEqual(
+        expect.arrayContaining([
+          [['dynamodb:DeleteItem', 'dynamodb:GetItem'], arnOf(stack.store.profiles)],
+          [['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], arnOf(stack.store.identities)],
+          [['dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.privacy.erasures)],
+          rewriteLake,
+          secretRead(stack.credentials.adminKey),
+        ]),
+      );
+      expect(found.some(([actions]) => actions.includes('events:PutEvents'))).toBe(false);
+    });
+
+    it('let the erasure worker delete profiles, suppress identity links, run erasures, publish segment exits and rewrite the lake, without the admin key', () => {
+      const found = grants(fnId('erasureWorker'));
+      expect(found).toEqual(
+        expect.arrayContaining([
+          [['dynamodb:DeleteItem'], arnOf(stack.store.profiles)],
+          [['dynamodb:BatchWriteItem'], arnOf(stack.store.identities)],
+          [['dynamodb:PutItem', 'dynamodb:Scan'], arnOf(stack.privacy.erasures)],
+          [['events:PutEvents'], arnOf(stack.segments.bus)],
+          rewriteLake,
+        ]),
+      );
+      expect(found.some(([actions]) => actions.some((a) => a.startsWith('secretsmanager:')))).toBe(false);
+    });
+
+    it('run the worker every minute, one run at a time', () => {
+      template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId('erasureWorker'), 'Arn'] } })] });
+      expect(resources('AWS::Lambda::Function')[fnId('erasureWorker')].Properties.ReservedConcurrentExecutions).toBe(1);
+      expect(resources('AWS::Lambda::Function')[fnId('erasureWorker')].Properties.Environment.Variables[ENV.erasureSettleSeconds]).toBe('180');
+    });
   });
 
   it('lets the recommend function read profiles and identity links, read the items table, put exposure events and read the read key, nothing else', () => {
@@ -278,12 +376,31 @@ describe('least privilege', () => {
   });
 });
 
+describe('segments', () => {
+  it('run the clock every minute, one run at a time, without retrying a stale run', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId('segmentClock'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 } })],
+    });
+    expect(resources('AWS::Lambda::Function')[fnId('segmentClock')].Properties.ReservedConcurrentExecutions).toBe(1);
+  });
+
+  it('publish to a bus of their own, named to the processor and the clock', () => {
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    const busRef = { Ref: logicalIdOf(stack.segments.bus) };
+    for (const fn of ['processor', 'segmentClock'] as const) {
+      expect(resources('AWS::Lambda::Function')[fnId(fn)].Properties.Environment.Variables[ENV.segmentEventBus]).toEqual(busRef);
+    }
+  });
+});
+
 describe('Amazon Personalize', () => {
   it('adds the forwarder only when a tracking id is configured', () => {
     expect(stack.personalizeForwarder).toBeUndefined();
     const custom = synth({ personalizeTrackingId: 'tracking-id-1' });
     expect(custom.stack.personalizeForwarder).toBeDefined();
-    custom.template.resourceCountIs('AWS::Lambda::Function', 7);
+    custom.template.resourceCountIs('AWS::Lambda::Function', 12);
     custom.template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [ENV.personalizeTrackingId]: 'tracking-id-1' }) } });
     custom.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
   });
@@ -309,6 +426,24 @@ describe('API', () => {
 
   it('serves profiles on their own function', () => {
     expect(routes().filter((r) => r.uri.includes(fnId('profileReader'))).map((r) => r.route).sort()).toEqual(['GET /v1/profiles/{userId}', 'PUT /v1/profiles/{userId}/consent']);
+  });
+
+  it('serves erasure and export on their own function', () => {
+    expect(routes().filter((r) => r.uri.includes(fnId('privacyApi'))).map((r) => r.route).sort()).toEqual([
+      'DELETE /v1/profiles/{userId}',
+      'GET /v1/erasures/{erasureId}',
+      'GET /v1/profiles/{userId}/export',
+    ]);
+  });
+
+  it('serves segment definitions on their own function', () => {
+    expect(routes().filter((r) => r.uri.includes(fnId('segmentsApi'))).map((r) => r.route).sort()).toEqual([
+      'DELETE /v1/segments/{segmentId}',
+      'GET /v1/segments',
+      'GET /v1/segments/{segmentId}',
+      'POST /v1/segments',
+      'PUT /v1/segments/{segmentId}',
+    ]);
   });
 
   it('serves the catalog and recommendations on their own functions', () => {

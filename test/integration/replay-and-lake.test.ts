@@ -69,7 +69,8 @@ it('replays a file into the runtime, and the lake holds each accepted event once
     }
 
     // Stopping flushes: what reached the stream just before the stop is in the lake once the runtime has stopped,
-    // and a record that is not a stream event is kept aside in errors/, not dropped.
+    // and a record that is not a stream event is kept aside in errors/, not dropped: the lake's consent filter
+    // fails it, and it is written in Firehose's processing-failed format (the reason is in the filter's log).
     expect((await post(`${runtime.url}/v1/track`, { userId: 'late', event: 'Signed Up', messageId: 'before-stop-1' })).status).toBe(200);
     const kinesis = kinesisAt(runtime.endpoints.kinesis);
     await kinesis.send(new PutRecordCommand({ StreamName: runtime.model.streams[0].name, PartitionKey: 'poison', Data: Buffer.from('not json') }));
@@ -78,7 +79,15 @@ it('replays a file into the runtime, and the lake holds each accepted event once
     const objectsAtStop = lakeObjects(runtime.lakeDir);
     expect(objectsAtStop.flatMap((o) => o.lines).filter((line) => line.includes('before-stop-1'))).toHaveLength(1);
     expect(lakeObjects(runtime.lakeDir, 'errors').flatMap((o) => o.lines.map((line) => JSON.parse(line)))).toEqual([
-      expect.objectContaining({ errorMessage: 'Record data is not JSON', rawData: Buffer.from('not json').toString('base64'), partitionKey: 'poison' }),
+      {
+        attemptsMade: 1,
+        arrivalTimestamp: expect.any(Number),
+        errorCode: 'Lambda.ProcessingFailedStatus',
+        errorMessage: 'ProcessingFailed status set for record',
+        attemptEndingTimestamp: expect.any(Number),
+        rawData: Buffer.from('not json').toString('base64'),
+        lambdaArn: expect.stringMatching(/^arn:aws:lambda:us-east-1:000000000000:function:Personalization-Lake-ConsentFilter-/),
+      },
     ]);
 
     runtime = await startTestRuntime({ dataDir: runtime.dataDir });

@@ -2,7 +2,7 @@ import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/c
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ENV, IDENTITIES_KEY, ITEMS_KEY, PROFILES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { ENV, ERASURES_KEY, IDENTITIES_KEY, ITEMS_KEY, PROFILES_KEY, SEGMENTS_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
 import { expandPrefix } from '../../local/firehose';
 import { LAKE_EVENTS_PREFIX } from '../../local/lake-writer';
 import type { LocalRuntime } from '../../local/runtime';
@@ -25,19 +25,24 @@ afterAll(async () => {
 });
 const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
 const localName = (logicalId: string) => {
-  const found = [...runtime.model.tables, ...runtime.model.streams, ...runtime.model.deliveryStreams].find((r) => r.logicalId === logicalId);
+  const found = [...runtime.model.tables, ...runtime.model.streams, ...runtime.model.deliveryStreams, ...runtime.model.buses].find((r) => r.logicalId === logicalId);
   if (!found) throw new Error(`${logicalId} has no local counterpart`);
   return found.name;
 };
 
-it('creates every table of the template with its key schema, and expires items by its TTL attribute', async () => {
+it('creates every table of the template with its key schema and indexes, and expires items by its TTL attribute', async () => {
   const dynamodb = dynamoDbAt(runtime.endpoints.dynamodb);
   const tables = ofType('AWS::DynamoDB::Table');
-  expect(tables).toHaveLength(3);
+  expect(tables).toHaveLength(5);
   for (const [id, table] of tables) {
     const described = await dynamodb.send(new DescribeTableCommand({ TableName: localName(id) }));
     expect(described.Table?.KeySchema).toEqual(table.Properties.KeySchema);
     expect(described.Table?.AttributeDefinitions).toEqual(table.Properties.AttributeDefinitions);
+    expect((described.Table?.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName, i.KeySchema])).toEqual(
+      (table.Properties.GlobalSecondaryIndexes ?? []).map((i: { IndexName: string; KeySchema: unknown }) => [i.IndexName, i.KeySchema]),
+    );
+    // Segment definitions do not expire.
+    if (!table.Properties.TimeToLiveSpecification) continue;
 
     // The template's TTL attribute is the one that expires items locally (dynalite has no TTL of its own).
     const ttlAttribute = table.Properties.TimeToLiveSpecification.AttributeName;
@@ -49,7 +54,7 @@ it('creates every table of the template with its key schema, and expires items b
   }
   // …and the key schema is the one the handlers' stores use.
   const keyNames = tables.map(([, t]) => t.Properties.KeySchema[0].AttributeName);
-  expect(keyNames).toEqual([PROFILES_KEY.partitionKey, IDENTITIES_KEY.partitionKey, ITEMS_KEY.partitionKey]);
+  expect(new Set(keyNames)).toEqual(new Set([PROFILES_KEY.partitionKey, IDENTITIES_KEY.partitionKey, ITEMS_KEY.partitionKey, SEGMENTS_KEY.partitionKey, ERASURES_KEY.partitionKey]));
 });
 
 it('creates every stream of the template with its retention', async () => {
@@ -65,7 +70,7 @@ it('creates every stream of the template with its retention', async () => {
 
 it('gives each function exactly the template environment, resolved to local resources, and nothing from the host', async () => {
   const functions = ofType('AWS::Lambda::Function');
-  expect(functions).toHaveLength(6);
+  expect(functions).toHaveLength(11);
   const secrets = new SecretsManagerClient({ region: 'us-east-1', endpoint: runtime.endpoints.secretsManager, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
   const allNames = new Set<string>();
   for (const [id, fn] of functions) {
@@ -87,6 +92,8 @@ it('gives each function exactly the template environment, resolved to local reso
           expect(JSON.parse(secret.SecretString as string)).toEqual({ key: keys[name] });
         } else if (target?.Type === 'AWS::Athena::WorkGroup' || target?.Type === 'AWS::Glue::Database') {
           expect(local[name]).toBe(target.Properties.Name ?? target.Properties.DatabaseInput.Name); // named, not emulated
+        } else if (target?.Type === 'AWS::S3::Bucket') {
+          expect(local[name]).toEqual(expect.any(String)); // the lake bucket: the local lake is a directory
         } else {
           expect(local[name]).toBe(localName((value as { Ref: string }).Ref));
         }
@@ -137,6 +144,11 @@ describe('Firehose delivery streams', () => {
       const local = runtime.model.deliveryStreams.find((l) => l.logicalId === id);
       expect(local?.sourceStreamId).toBe(d.Properties.KinesisStreamSourceConfiguration.KinesisStreamARN['Fn::GetAtt'][0]);
       expect(local?.prefix).toBe(d.Properties.ExtendedS3DestinationConfiguration.Prefix);
+      // Its processor, the lake's consent filter, is the template's function, run by the local Lambda host.
+      const [processor] = d.Properties.ExtendedS3DestinationConfiguration.ProcessingConfiguration.Processors;
+      const lambdaArn = processor.Parameters.find((p: { ParameterName: string }) => p.ParameterName === 'LambdaArn').ParameterValue;
+      expect(local?.processor?.functionId).toBe(lambdaArn['Fn::GetAtt'][0]);
+      expect(runtime.model.functions.map((fn) => fn.logicalId)).toContain(local?.processor?.functionId);
       // The lake writer's layout: events/dt=YYYY-MM-DD/hour=HH/, partitioned in UTC.
       expect(d.Properties.ExtendedS3DestinationConfiguration.Prefix).toBe(`${LAKE_EVENTS_PREFIX}/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`);
     }

@@ -1,5 +1,5 @@
-import type { ProfileRecord } from '../../lambdas/shared/domain/profile-record';
-import type { ProfileStore } from '../../lambdas/shared/store/profile-store';
+import { ProfileRecord, segmentsDueAt } from '../../lambdas/shared/domain/profile-record';
+import type { DueProfiles, ProfileDeleter, ProfileStore } from '../../lambdas/shared/store/profile-store';
 
 export interface PutAttempt {
   profileId: string;
@@ -19,7 +19,7 @@ export type StoreHook<A extends unknown[]> = (store: InMemoryProfileStore, ...ar
  *   keeps it), so a caller that mutates what it read or wrote cannot go unnoticed;
  * - expired records are still returned (DynamoDB deletes them late): callers decide with `isExpired`.
  */
-export class InMemoryProfileStore implements ProfileStore {
+export class InMemoryProfileStore implements ProfileStore, DueProfiles, ProfileDeleter {
   private readonly items = new Map<string, ProfileRecord>();
   readonly calls = { getMany: 0, get: 0, put: 0 };
   readonly puts: PutAttempt[] = [];
@@ -63,6 +63,18 @@ export class InMemoryProfileStore implements ProfileStore {
     this.calls.get += 1;
     await this.beforeGet?.(this, profileId);
     return this.peek(profileId);
+  }
+
+  async deleteAll(profileIds: readonly string[]): Promise<void> {
+    for (const id of profileIds) this.items.delete(id);
+  }
+
+  async listDue(nowMs: number, limit: number): Promise<string[]> {
+    const due = [...this.items.values()].flatMap((r) => {
+      const at = segmentsDueAt(r);
+      return at !== undefined && at <= nowMs ? [[at, r.state.profileId] as const] : [];
+    });
+    return due.sort((a, b) => a[0] - b[0]).slice(0, limit).map(([, id]) => id);
   }
 
   async put(record: ProfileRecord, expectedVersion: number | undefined): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { assignVariant } from '../../lambdas/shared/domain/experiments';
-import { RecommendConfigSchema, resolveRecommendConfig } from '../../lambdas/shared/domain/recommend-config';
+import { RecommendConfigSchema, resolveRecommendConfig, servingFor } from '../../lambdas/shared/domain/recommend-config';
 import { DEFAULT_RULES } from '../../lambdas/shared/domain/rules';
 import { DEFAULT_SCORING_WEIGHTS } from '../../lambdas/shared/domain/scoring';
 
@@ -29,7 +29,7 @@ describe('resolveRecommendConfig: defaults', () => {
     ['{}', {}],
   ])('resolves %s to the defaults, with no experiment', (_, raw) => {
     const resolved = resolve(raw);
-    expect(resolved).toEqual({ defaults: DEFAULT_SETTINGS, modelCacheSeconds: 10, exposureEvents: true });
+    expect(resolved).toEqual({ defaults: DEFAULT_SETTINGS, segments: [], modelCacheSeconds: 10, exposureEvents: true });
     expect('experiment' in resolved).toBe(false);
   });
 
@@ -247,5 +247,42 @@ describe('RecommendConfigSchema', () => {
   it('takes rules overrides as partial rules', () => {
     const parsed = RecommendConfigSchema.parse({ rules: { maxPerCategory: 1 } });
     expect(parsed.rules).toEqual({ maxPerCategory: 1 });
+  });
+});
+
+describe('servingFor: segment-specific defaults and segment experiments', () => {
+  const config = resolve({
+    rules: { maxPerCategory: 3 },
+    segments: [
+      { segment: 'cart-abandoners', strategy: 'popular', rules: { maxPerCategory: 1 } },
+      { segment: 'vip', scoring: { affinityBoost: 0 } },
+    ],
+    experiment: { name: 'ranker', segment: 'vip', variants: [{ name: 'only', weight: 1, rules: { excludeInCart: false } }] },
+  });
+
+  it("serves the global defaults outside every listed segment, and outside the experiment's segment", () => {
+    expect(servingFor(config, new Set(), 'p1')).toEqual({ settings: config.defaults, variant: 'default' });
+    expect(servingFor(config, new Set(['unlisted']), 'p1')).toEqual({ settings: config.defaults, variant: 'default' });
+  });
+
+  it("serves the first listed segment's defaults, on top of the global ones", () => {
+    const serving = servingFor(config, new Set(['cart-abandoners']), 'p1');
+    expect(serving).toMatchObject({ variant: 'default', segment: 'cart-abandoners', settings: { strategy: 'popular', rules: { maxPerCategory: 1 } } });
+    expect(serving.experiment).toBeUndefined();
+    // In two listed segments: the first listed wins, whatever the order of the person's memberships.
+    expect(servingFor(config, new Set(['vip', 'cart-abandoners']), 'p1').segment).toBe('cart-abandoners');
+  });
+
+  it("puts only the experiment segment's members in the experiment, its variant on top of their segment's defaults", () => {
+    const serving = servingFor(config, new Set(['vip']), 'p1');
+    expect(serving).toMatchObject({ variant: 'only', experiment: 'ranker', segment: 'vip' });
+    expect(serving.settings.scoring.affinityBoost).toBe(0); // the segment's default
+    expect(serving.settings.rules).toMatchObject({ maxPerCategory: 3, excludeInCart: false }); // global, then the variant
+  });
+
+  it('rejects a segment that is not a segment id, or listed twice', () => {
+    expect(errorOf({ segments: [{ segment: 'Not An Id' }] })).toContain('segments.0.segment');
+    expect(errorOf({ segments: [{ segment: 'a' }, { segment: 'a' }] })).toContain('each segment may be listed once');
+    expect(errorOf({ experiment: { name: 'e', segment: 'BAD', variants: [{ name: 'a', weight: 1 }] } })).toContain('experiment.segment');
   });
 });

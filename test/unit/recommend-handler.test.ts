@@ -1,4 +1,4 @@
-import { DEFAULT_CONSENT_SETTINGS } from '../../lambdas/shared/domain/consent';
+import { CONSENT_EVENT, DEFAULT_CONSENT_SETTINGS } from '../../lambdas/shared/domain/consent';
 import { EXPOSURE_EVENT, handleRecommend, RecommendDeps } from '../../lambdas/recommend/recommend';
 import { StreamEvent } from '../../lambdas/shared/domain/event-schema';
 import { Interaction } from '../../lambdas/shared/domain/model';
@@ -265,6 +265,32 @@ describe('GET /v1/recommendations', () => {
       expect(body.experiment).toBe('ranker');
       expect(body.strategy).toBe(body.variant === 'control' ? 'hybrid' : 'popular');
       expect(similar).toBe(body.variant === 'control');
+    });
+  });
+
+  describe('segments', () => {
+    const config: RecommendConfig = { segments: [{ segment: 'cart-abandoners', strategy: 'popular' }] };
+    const seedMember = (seed: ReturnType<typeof setup>['seed'], profiles: InMemoryProfileStore, consent?: Record<string, boolean>) => {
+      const record = seed('user#u1', [viewed('s1', 'shoes', T0 - 2 * HOUR), ...(consent ? [track(CONSENT_EVENT, {}, { userId: 'u1', at: T0 - HOUR, context: { consent: { categoryPreferences: consent } } })] : [])]);
+      profiles.seed({ ...record, memberships: { segments: { 'cart-abandoners': { since: T0 - HOUR } } } });
+    };
+
+    it("serves a segment's members with its defaults, and says so", async () => {
+      const { seed, profiles, get } = setup({ config });
+      seedMember(seed, profiles);
+      const { body } = await get({ userId: 'u1' });
+      expect(body).toMatchObject({ strategy: 'popular', segment: 'cart-abandoners', variant: 'default' });
+      const outside = await get({ userId: 'someone-else' });
+      expect(outside.body.strategy).toBe('hybrid');
+      expect(outside.body).not.toHaveProperty('segment');
+    });
+
+    it('applies no segment to a person without personalization consent', async () => {
+      const { seed, profiles, get } = setup({ config });
+      seedMember(seed, profiles, { personalization: false });
+      const { body } = await get({ userId: 'u1' });
+      expect(body.personalized).toBe(false);
+      expect(body).not.toHaveProperty('segment');
     });
   });
 

@@ -5,6 +5,7 @@ import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
 import { updateProfiles, UpdateDeps } from '../../lambdas/process/update-profiles';
 import { InMemoryIdentityStore } from '../support/in-memory-identity-store';
 import { InMemoryProfileStore } from '../support/in-memory-profile-store';
+import { suppressionOf } from '../../lambdas/shared/domain/erasure';
 import { DAY, T0, track } from '../support/events';
 
 const NOW = T0 + DAY;
@@ -36,7 +37,19 @@ describe('updateProfiles', () => {
     expect(store.calls.getMany).toBe(1);
     expect(store.calls.put).toBe(7);
     expect(store.ids().sort()).toEqual(Array.from({ length: 7 }, (_, i) => `user#u${i}`).sort());
-    expect(stats).toEqual({ profiles: 7, writes: 7, applied: 100, duplicates: 0, conflicts: 0, merges: 0, linkConflicts: 0 });
+    expect(stats).toEqual({
+      profiles: 7,
+      writes: 7,
+      applied: 100,
+      duplicates: 0,
+      conflicts: 0,
+      merges: 0,
+      linkConflicts: 0,
+      suppressed: 0,
+      noticesPublished: 0,
+      noticesDelayed: 0,
+      noticesDropped: 0,
+    });
     // 100 events over 7 people: 15 for u0..u1, 14 for the others.
     expect(viewCount(store, 'user#u0')).toBe(15);
     expect(viewCount(store, 'user#u6')).toBe(14);
@@ -164,5 +177,22 @@ describe('updateProfiles', () => {
     expect(store.peek('anon#a1')?.state.events).toEqual({});
     expect(store.peek('user#u1')?.state.events).toEqual({ A: 1, B: 1 });
     expect(store.peek('user#u1')?.state.anonymousIds).toEqual({ a1: T0 });
+  });
+
+  it("drops the events of an erased person's ids, writing nothing, and applies the others", async () => {
+    const store = new InMemoryProfileStore();
+    const identities = new InMemoryIdentityStore();
+    await identities.putAll([suppressionOf('user#gone', NOW), suppressionOf('anon#gone-phone', NOW)]);
+    const batch = [
+      track('Product Viewed', { product_id: 'p1' }, { userId: 'gone', messageId: 'g1' }),
+      track('Product Viewed', { product_id: 'p1' }, { anonymousId: 'gone-phone', messageId: 'g2' }),
+      // A new device of theirs, logging in: the event is theirs (by userId), so it is dropped too.
+      track('Product Viewed', { product_id: 'p1' }, { userId: 'gone', anonymousId: 'new-phone', messageId: 'g3' }),
+      track('Product Viewed', { product_id: 'p1' }, { userId: 'here', messageId: 'h1' }),
+    ];
+    const { failed, stats } = await updateProfiles(batch, deps(store, { identities }));
+    expect(failed.size).toBe(0);
+    expect(stats).toMatchObject({ suppressed: 3, applied: 1 });
+    expect(store.ids()).toEqual(['user#here']);
   });
 });

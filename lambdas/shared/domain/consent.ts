@@ -96,7 +96,12 @@ export function isGranted(consent: ConsentState | undefined, category: string, s
  * managers stamp every event), otherwise by the profile's consent when it is processed.
  */
 export function eventPermits(stated: Record<string, boolean> | undefined, consent: ConsentState | undefined, category: string, settings: ConsentSettings): boolean {
-  return (stated && own(stated, category)) ?? isGranted(consent, category, settings);
+  return statedConsent(stated, category) ?? isGranted(consent, category, settings);
+}
+
+/** What an event states for `category` (true or false), or undefined when it does not state it. */
+export function statedConsent(stated: Record<string, boolean> | undefined, category: string): boolean | undefined {
+  return stated && own(stated, category);
 }
 
 /** One line of the audit trail: a statement and the first and last time it was made (epoch ms). */

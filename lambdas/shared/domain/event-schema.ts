@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { exceedsDepth } from './json';
 
 /**
  * The Segment Spec as this platform accepts it (https://segment.com/docs/connections/spec/common/).
@@ -161,6 +162,36 @@ export const StreamEventSchema = z
   .refine((m) => m.type !== 'track' || (m.event !== undefined && m.event.length > 0), { message: 'event is required for track calls', path: ['event'] });
 /** A validated stream event; the refinements above guarantee the fields made required here. */
 export type StreamEvent = z.infer<typeof StreamEventSchema> & { timestamp: string; receivedAt: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The data of a stream record decoded: the event, or why it is not one (with the data as text once it is UTF-8). */
+export type DecodedStreamEvent = { event: StreamEvent } | { reason: string; text?: string };
+
+/**
+ * Decodes and validates the data of one stream record (the event's JSON and a newline, which `JSON.parse`
+ * ignores) with the schema the ingest function wrote it with. Every function that reads the stream decides
+ * "is this a stream event" here, with the same reasons.
+ */
+export function decodeStreamEvent(data: Uint8Array): DecodedStreamEvent {
+  let text: string;
+  try {
+    text = utf8.decode(data);
+  } catch {
+    return { reason: 'Record data is not valid UTF-8' };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { reason: `Record data is not JSON: ${(error as Error).message}`, text };
+  }
+  // Two levels more than an event may have, for the envelope fields enrichment adds.
+  if (exceedsDepth(value, LIMITS.maxEventDepth + 2)) return { reason: 'Record is nested too deeply', text };
+  const parsed = StreamEventSchema.safeParse(value);
+  if (!parsed.success) return { reason: describeIssues(parsed.error), text };
+  return { event: parsed.data as StreamEvent };
+}
 
 /** One line per problem, `path: message`, for error responses and the bad-events store. */
 export function describeIssues(error: z.ZodError): string {

@@ -1,6 +1,8 @@
 import { decodeSeen, encodeSeen, pruneSeen, seenKey } from './dedup';
 import { StreamEvent } from './event-schema';
 import { emptyProfile, mergeProfileState, MergeScope, ProfileState, reduceEvents } from './profile';
+import { exitAll, Memberships, NO_MEMBERSHIPS, queueNotices, SegmentNotice, settleMemberships } from './segment-membership';
+import { SegmentDefinition } from './segments';
 import { ProfileSettings } from './settings';
 
 /**
@@ -28,6 +30,10 @@ export interface ProfileRecord {
   linked?: LinkedId[];
   /** The TTL (epoch seconds) this profile's identity links were last written with. */
   linksExpireAt?: number;
+  /** Segment memberships, and when one may next change with time alone (`segment-membership.ts`). */
+  memberships?: Memberships;
+  /** Segment entry and exit notices written with this version and not yet published (the outbox). */
+  notices?: SegmentNotice[];
 }
 
 /** An id linked to a profile: another profile merged into it, or (device linking) a device it claimed. */
@@ -85,6 +91,8 @@ export interface BatchResult {
   duplicates: number;
   /** How many profiles were merged in. */
   merged: number;
+  /** Segment notices not kept because too many were waiting to be published (see `MAX_PENDING_NOTICES`). */
+  noticesDropped?: number;
 }
 
 /**
@@ -92,6 +100,9 @@ export interface BatchResult {
  * in the sealed profiles of `sources` that this profile has not merged before.
  * Events whose `messageId` the profile (or a profile merged into it) has already applied within the
  * de-duplication window are skipped, so replaying a batch, or a client resending an event, changes nothing.
+ *
+ * With `segments` (the current definitions) the memberships are re-evaluated in the same write, and its entry
+ * and exit notices queued on the record; without, they are carried over unchanged.
  */
 export function applyBatch(
   current: ProfileRecord | undefined,
@@ -100,6 +111,7 @@ export function applyBatch(
   settings: ProfileSettings,
   nowMs: number,
   links: LinkChanges = NO_LINKS,
+  segments?: readonly SegmentDefinition[],
 ): BatchResult {
   const live = current && !isExpired(current, nowMs) ? current : undefined;
   const nowSeconds = Math.floor(nowMs / 1000);
@@ -130,11 +142,7 @@ export function applyBatch(
     ...merging.flatMap((s) => [...(s.record?.linked ?? []), { id: s.profileId, scope: s.scope, at: nowMs }]),
     ...devices.map((id): LinkedId => ({ id, scope: 'history', at: nowMs })),
   ].slice(-MAX_LINKED_IDS);
-  return {
-    applied: fresh.length,
-    duplicates,
-    merged: merging.length,
-    next: {
+  const next: ProfileRecord = {
       state,
       seen: encodeSeen(pruneSeen(seen, nowSeconds, window, settings.dedupMaxIds)),
       // The version continues from the stored item even when it had expired: the conditional write must
@@ -144,8 +152,70 @@ export function applyBatch(
       updatedAt: nowMs,
       ...(linked.length > 0 ? { linked } : {}),
       ...(live?.linksExpireAt !== undefined ? { linksExpireAt: live.linksExpireAt } : {}),
-    },
   };
+  const noticesDropped = segments ? updateSegments(next, live, merging, segments, settings, nowMs) : carrySegments(next, live);
+  return { applied: fresh.length, duplicates, merged: merging.length, next, ...(noticesDropped > 0 ? { noticesDropped } : {}) };
+}
+
+/**
+ * Re-evaluates `next`'s memberships (see `settleMemberships`): merged profiles' memberships end (their pending
+ * notices move here), and the notices join those still waiting. Returns how many old notices were dropped.
+ */
+function updateSegments(
+  next: ProfileRecord,
+  previous: ProfileRecord | undefined,
+  merged: readonly MergeSource[],
+  definitions: readonly SegmentDefinition[],
+  settings: ProfileSettings,
+  nowMs: number,
+): number {
+  const fromMerged = merged.flatMap(({ record }) => (record ? [...(record.notices ?? []), ...exitAll(record.state, record.memberships ?? NO_MEMBERSHIPS, nowMs, 'merged')] : []));
+  const { memberships, notices } = settleMemberships(
+    { before: previous?.state, after: next.state },
+    previous?.memberships ?? NO_MEMBERSHIPS,
+    definitions,
+    nowMs,
+    { affinityHalfLifeDays: settings.affinityHalfLifeDays, consent: settings },
+  );
+  const queued = queueNotices(previous?.notices ?? [], [...fromMerged, ...notices]);
+  setSegments(next, memberships, queued.notices);
+  return queued.dropped;
+}
+
+/** Keeps the previous memberships and pending notices as they were (no definitions to evaluate with). */
+function carrySegments(next: ProfileRecord, previous: ProfileRecord | undefined): number {
+  setSegments(next, previous?.memberships ?? NO_MEMBERSHIPS, previous?.notices ?? []);
+  return 0;
+}
+
+function setSegments(record: ProfileRecord, memberships: Memberships, notices: SegmentNotice[]): void {
+  if (Object.keys(memberships.segments).length > 0 || memberships.changesAt !== undefined) record.memberships = memberships;
+  else delete record.memberships;
+  if (notices.length > 0) record.notices = notices;
+  else delete record.notices;
+}
+
+/**
+ * The scheduled segment pass on one profile: its timed changes due by `nowMs`. Returns the record to write (version
+ * + 1), or undefined when nothing changed (not live, a redirect, nothing due, no change).
+ */
+export function settleRecord(
+  record: ProfileRecord,
+  definitions: readonly SegmentDefinition[],
+  settings: ProfileSettings,
+  nowMs: number,
+): { next?: ProfileRecord; noticesDropped: number } {
+  if (isExpired(record, nowMs) || record.mergedInto !== undefined) return { noticesDropped: 0 };
+  const next: ProfileRecord = { ...record, version: record.version + 1, updatedAt: nowMs };
+  const noticesDropped = updateSegments(next, record, [], definitions, settings, nowMs);
+  const unchanged = JSON.stringify([next.memberships, next.notices]) === JSON.stringify([record.memberships, record.notices]);
+  return unchanged ? { noticesDropped } : { next, noticesDropped };
+}
+
+/** `record` once its pending notices are published: the next version, without them. */
+export function withoutNotices(record: ProfileRecord, nowMs: number): ProfileRecord {
+  const { notices: _published, ...rest } = record;
+  return { ...rest, version: record.version + 1, updatedAt: nowMs };
 }
 
 /**
@@ -188,7 +258,19 @@ export function sealRecord(
     mergedInto: canonicalId,
     ...(scope === 'history' ? { mergeScope: scope } : {}),
     ...(live?.linked ? { linked: live.linked } : {}),
+    // Ended by the canonical profile's write (exit notices); no longer scheduled.
+    ...(live?.memberships ? { memberships: { segments: live.memberships.segments } } : {}),
+    ...(live?.notices?.length ? { notices: live.notices } : {}),
   };
+}
+
+/**
+ * When the scheduled segment pass must look at this profile (epoch ms): at once while notices wait to be published,
+ * else when a membership may change with time alone; undefined for a redirect or when nothing is due.
+ */
+export function segmentsDueAt(record: ProfileRecord): number | undefined {
+  if (record.mergedInto !== undefined) return undefined;
+  return record.notices?.length ? record.updatedAt : record.memberships?.changesAt;
 }
 
 /** A sealed record once the canonical profile has merged it: the redirect alone, living as long as the canonical profile. */

@@ -26,6 +26,8 @@ export interface ProfileView {
   consentHistory: Array<{ category: string; granted: boolean; source: ConsentSource; firstAt: string; lastAt: string }>;
   /** Other ids merged into this profile (identity resolution), oldest first. */
   linkedIds: Array<{ id: string; scope: MergeScope; at: string }>;
+  /** Segments the person is in, with when they entered. */
+  segments: Array<{ id: string; since: string }>;
   version: number;
   updatedAt: string;
   expiresAt: string;
@@ -64,6 +66,7 @@ export function toProfileView(record: ProfileRecord, nowMs: number, halfLifeDays
     consent: Object.fromEntries(Object.entries(p.consent?.categories ?? {}).map(([category, e]) => [category, { granted: e.granted, at: iso(e.stamp[0]), source: e.source }])),
     consentHistory: auditTrail(p.consent).map((s) => ({ ...s, firstAt: iso(s.firstAt), lastAt: iso(s.lastAt) })),
     linkedIds: (record.linked ?? []).map((l) => ({ id: l.id, scope: l.scope, at: iso(l.at) })),
+    segments: Object.entries(record.memberships?.segments ?? {}).map(([id, m]) => ({ id, since: iso(m.since) })),
     version: record.version,
     updatedAt: iso(record.updatedAt),
     expiresAt: iso(record.expiresAt * 1000),

@@ -8,6 +8,7 @@ import {
   PRODUCT_ADDED,
   PRODUCT_REMOVED,
 } from './commerce';
+import { Activity, activityKeyOf, boundActivity, emptyActivity, mergeActivity, recordActivity } from './activity';
 import { ADMIN_SOURCE_ID, applyStatements, ConsentSettings, ConsentState, DEFAULT_CONSENT_SETTINGS, emptyConsent, eventPermits, isGranted, mergeConsent, statedPreferences } from './consent';
 import { parseIsoTimestamp, StreamEvent } from './event-schema';
 import { compareStrings, isPlainObject, jsonBytes, own, prefixWithin, setOwn } from './json';
@@ -22,7 +23,9 @@ import { compareStrings, isPlainObject, jsonBytes, own, prefixWithin, setOwn } f
  * - traits, group traits and last context are last-writer-wins on (timestamp, messageId);
  * - recent items and cart additions are the top N of a total order, which composes across batches;
  * - category affinity is kept relative to the newest event time seen, so it equals
- *   Σ weight·2^((t − t_max)/half-life) in any order (exact up to floating-point rounding).
+ *   Σ weight·2^((t − t_max)/half-life) in any order (exact up to floating-point rounding);
+ * - activity (event counts per name in minute and day buckets, what segments' time windows read) is a sum per
+ *   bucket (`activity.ts`).
  * Bounds keep the item small whatever the traffic: every collection is limited in entries (`PROFILE_LIMITS`) and
  * in JSON bytes (`PROFILE_BYTE_BUDGETS`; bytes, not characters, since one character can take 6). A bounded
  * collection keeps the longest prefix of its order that fits both limits, which composes across batches. Only
@@ -53,8 +56,9 @@ export const PROFILE_LIMITS = {
 } as const;
 
 /**
- * JSON bytes each collection may take. With the ids (under 2 KB) and the de-duplication set (at most 60 KB),
- * a profile item stays below about 290 KB, under DynamoDB's 400 KB limit.
+ * JSON bytes each collection may take. With the ids (under 2 KB), the activity counts (at most 48 KB,
+ * `ACTIVITY_LIMITS`), the de-duplication set (at most 60 KB), the linked ids (about 30 KB) and the segment
+ * memberships (`SEGMENT_LIMITS`), a profile item stays below about 360 KB, under DynamoDB's 400 KB limit.
  */
 export const PROFILE_BYTE_BUDGETS = {
   anonymousIds: 8 * 1024,
@@ -131,6 +135,8 @@ export interface ProfileState {
   groups: Record<string, { stamp: Stamp; traits: Record<string, unknown> }>;
   /** Consent per category with its audit trail (absent in profiles written before consent was kept). */
   consent?: ConsentState;
+  /** Event counts per name over time, for segments' windows (absent in profiles written before segments). */
+  activity?: Activity;
 }
 
 /** The key of a person's profile: their `userId` if known, their `anonymousId` otherwise. */
@@ -152,6 +158,7 @@ export function emptyProfile(profileId: string): ProfileState {
     cart: { clearedAt: 0, lines: {} },
     groups: {},
     consent: emptyConsent(),
+    activity: emptyActivity(),
   };
 }
 
@@ -162,6 +169,7 @@ export function emptyProfile(profileId: string): ProfileState {
 export function reduceEvents(state: ProfileState, events: readonly StreamEvent[], halfLifeDays: number, consent: ConsentSettings = DEFAULT_CONSENT_SETTINGS): ProfileState {
   const next = structuredClone(state);
   next.consent ??= emptyConsent();
+  next.activity ??= emptyActivity();
   const personalizedBefore = isGranted(next.consent, consent.personalizationCategory, consent);
   const halfLifeMs = halfLifeDays * 86_400_000;
   for (const event of events) applyEvent(next, event, halfLifeMs, consent);
@@ -172,7 +180,7 @@ export function reduceEvents(state: ProfileState, events: readonly StreamEvent[]
 
 /**
  * When personalization consent has just been withdrawn, forgets what the profile learnt for personalization:
- * event counters, recent items, affinities, cart, orders and the last context. Ids, traits, call counts and
+ * event counters, activity, recent items, affinities, cart, orders and the last context. Ids, traits, call counts and
  * consent stay (erasure removes everything: `DELETE /v1/profiles/{userId}`).
  */
 function enforceConsent(p: ProfileState, personalizedBefore: boolean, consent: ConsentSettings): void {
@@ -183,6 +191,7 @@ function enforceConsent(p: ProfileState, personalizedBefore: boolean, consent: C
   p.affinity = empty.affinity;
   p.recent = empty.recent;
   p.cart = empty.cart;
+  p.activity = empty.activity;
   delete p.context;
 }
 
@@ -203,6 +212,7 @@ export type MergeScope = 'all' | 'history';
 export function mergeProfileState(into: ProfileState, from: ProfileState, scope: MergeScope, halfLifeDays: number, consent: ConsentSettings = DEFAULT_CONSENT_SETTINGS): ProfileState {
   const p = structuredClone(into);
   p.consent ??= emptyConsent();
+  p.activity ??= emptyActivity();
   const personalizedBefore = isGranted(p.consent, consent.personalizationCategory, consent);
   const halfLifeMs = halfLifeDays * 86_400_000;
   if (from.firstSeen !== undefined) p.firstSeen = Math.min(p.firstSeen ?? from.firstSeen, from.firstSeen);
@@ -224,6 +234,7 @@ export function mergeProfileState(into: ProfileState, from: ProfileState, scope:
     addAffinity(p.affinity, category, score, from.affinity.at, halfLifeMs);
   }
   p.recent.push(...from.recent);
+  if (from.activity) mergeActivity(p.activity, from.activity);
   p.cart.clearedAt = Math.max(p.cart.clearedAt, from.cart.clearedAt);
   for (const [itemId, line] of Object.entries(from.cart.lines)) {
     const target = cartLine(p, itemId);
@@ -267,6 +278,7 @@ function applyEvent(p: ProfileState, e: StreamEvent, halfLifeMs: number, consent
   // Without personalization consent, what the person does is not learnt.
   if (!eventPermits(stated, p.consent, consent.personalizationCategory, consent)) return;
   if (e.context) applyContext(p, e.context, stamp);
+  recordActivity(p.activity as Activity, activityKeyOf(e), at);
   if (e.type === 'track' && e.event) applyTrack(p, e.event, e.properties, at, halfLifeMs);
 }
 
@@ -396,6 +408,7 @@ const clip = (s: string) => s.slice(0, PROFILE_LIMITS.contextStringLength);
 
 /** Trims every collection to its bounds, keeping the longest prefix of its order (so it composes across batches). */
 function enforceBounds(p: ProfileState): void {
+  if (p.activity) boundActivity(p.activity);
   p.anonymousIds = Object.fromEntries(
     prefixWithin(
       Object.entries(p.anonymousIds).sort((a, b) => b[1] - a[1] || compareStrings(a[0], b[0])),

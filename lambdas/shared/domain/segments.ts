@@ -31,6 +31,8 @@ import { cartView, decayedAffinities, recencyDays } from './profile-view';
  */
 
 export const SEGMENT_LIMITS = {
+  /** Segment definitions: every profile write evaluates all of them. */
+  segments: 100,
   /** Levels of conditions, counting the leaf: `{ "not": { "event": … } }` has 2. */
   depth: 6,
   /** Leaf conditions in one definition. */
