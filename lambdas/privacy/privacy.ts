@@ -103,7 +103,13 @@ async function exportPerson(event: APIGatewayProxyEvent, deps: PrivacyApiDeps): 
   const { profileId, record } = await canonicalOf(event, deps);
   const now = deps.now();
   const subject = subjectOf(profileId, record);
-  const events = await exportFromLake(new Set(subject.eventIds), deps.lake);
+  const events = await exportFromLake(new Set(subject.eventIds), deps.lake).catch((error: Error) => {
+    // The lake query is bounded to fit API Gateway's 29 seconds: say so, rather than a bare 500.
+    if (/did not finish within/.test(error.message)) {
+      throw new RequestError(504, `The lake query for this export did not finish in time (${error.message}); retry, or query the lake in Athena`);
+    }
+    throw error;
+  });
   deps.metrics.addMetric('ProfilesExported', MetricUnit.Count, 1);
   return jsonResponse(200, {
     exportedAt: new Date(now).toISOString(),
