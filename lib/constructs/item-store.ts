@@ -1,7 +1,7 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { ITEMS_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { ITEMS_KEY } from '../../lambdas/shared/env';
+import { dataTable } from './tables';
 
 export interface ItemStoreProps {
   /** Delete the table with the stack. */
@@ -17,13 +17,6 @@ export class ItemStore extends Construct {
 
   constructor(scope: Construct, id: string, props: ItemStoreProps) {
     super(scope, id);
-    this.items = new Table(this, 'Items', {
-      partitionKey: { name: ITEMS_KEY.partitionKey, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: TTL_ATTRIBUTE,
-      removalPolicy: props.destroyData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    });
+    this.items = dataTable(this, 'Items', { partitionKey: ITEMS_KEY.partitionKey, expires: true, destroyData: props.destroyData });
   }
 }

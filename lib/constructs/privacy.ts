@@ -1,18 +1,19 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { AttributeType, BillingMode, ITable, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { IBucket } from 'aws-cdk-lib/aws-s3';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { profileSettingsToEnv, ProfileSettings } from '../../lambdas/shared/domain/settings';
-import { ENV, ERASURES_KEY, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { ENV, ERASURES_KEY } from '../../lambdas/shared/env';
 import { Analytics } from './analytics';
 import { objectsUnderFinding } from './buckets';
 import { LAKE_PREFIXES } from './event-lake';
 import { HouseFunction } from './house-function';
+import { everyMinute, failingAlarm } from './schedules';
+import { dataTable } from './tables';
 
 export interface PrivacyProps {
   profiles: ITable;
@@ -47,14 +48,7 @@ export class Privacy extends Construct {
 
   constructor(scope: Construct, id: string, props: PrivacyProps) {
     super(scope, id);
-    this.erasures = new Table(this, 'Erasures', {
-      partitionKey: { name: ERASURES_KEY.partitionKey, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: TTL_ATTRIBUTE,
-      removalPolicy: props.destroyData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    });
+    this.erasures = dataTable(this, 'Erasures', { partitionKey: ERASURES_KEY.partitionKey, expires: true, destroyData: props.destroyData });
     const environment = {
       ...profileSettingsToEnv(props.settings),
       [ENV.erasureSettleSeconds]: String(props.lakeBufferSeconds + SETTLE_MARGIN_SECONDS),
@@ -96,19 +90,11 @@ export class Privacy extends Construct {
       .bindEventBus(props.segmentBus, ENV.segmentEventBus);
 
     for (const fn of [this.api, this.worker]) this.grantLake(fn, props);
-    new Rule(this, 'EveryMinute', {
-      description: 'Runs the erasure worker',
-      schedule: Schedule.rate(Duration.minutes(1)),
-      targets: [new LambdaFunction(this.worker.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
-    });
-
-    this.workerAlarm = new Alarm(this, 'WorkerFailing', {
-      alarmDescription: 'The erasure worker failed: erasure requests are waiting (see its logs and GET /v1/erasures/{id})',
-      metric: this.worker.fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(15) }),
+    everyMinute(this, this.worker.fn, 'Runs the erasure worker');
+    this.workerAlarm = failingAlarm(this, 'WorkerFailing', this.worker.fn, {
+      description: 'The erasure worker failed: erasure requests are waiting (see its logs and GET /v1/erasures/{id})',
+      period: Duration.minutes(15),
       threshold: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 

@@ -1,7 +1,7 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { IDENTITIES_KEY, PROFILES_KEY, SEGMENTS_DUE_INDEX, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
+import { IDENTITIES_KEY, PROFILES_KEY, SEGMENTS_DUE_INDEX } from '../../lambdas/shared/env';
+import { dataTable } from './tables';
 
 export interface ProfileStoreProps {
   /** Delete the table with the stack. */
@@ -21,22 +21,13 @@ export class ProfileStore extends Construct {
 
   constructor(scope: Construct, id: string, props: ProfileStoreProps) {
     super(scope, id);
-    const table = (tableId: string, partitionKey: string) =>
-      new Table(this, tableId, {
-        partitionKey: { name: partitionKey, type: AttributeType.STRING },
-        billingMode: BillingMode.PAY_PER_REQUEST,
-        encryption: TableEncryption.AWS_MANAGED,
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        timeToLiveAttribute: TTL_ATTRIBUTE,
-        removalPolicy: props.destroyData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-      });
-    this.profiles = table('Profiles', PROFILES_KEY.partitionKey);
+    this.profiles = dataTable(this, 'Profiles', { partitionKey: PROFILES_KEY.partitionKey, expires: true, destroyData: props.destroyData });
     this.profiles.addGlobalSecondaryIndex({
       indexName: SEGMENTS_DUE_INDEX.indexName,
       partitionKey: { name: SEGMENTS_DUE_INDEX.partitionKey, type: AttributeType.STRING },
       sortKey: { name: SEGMENTS_DUE_INDEX.sortKey, type: AttributeType.NUMBER },
       projectionType: ProjectionType.KEYS_ONLY,
     });
-    this.identities = table('Identities', IDENTITIES_KEY.partitionKey);
+    this.identities = dataTable(this, 'Identities', { partitionKey: IDENTITIES_KEY.partitionKey, expires: true, destroyData: props.destroyData });
   }
 }

@@ -1,13 +1,14 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { AttributeType, BillingMode, ITable, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Duration } from 'aws-cdk-lib';
+import { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { profileSettingsToEnv, ProfileSettings } from '../../lambdas/shared/domain/settings';
 import { ENV, SEGMENTS_DUE_INDEX, SEGMENTS_KEY } from '../../lambdas/shared/env';
 import { HouseFunction } from './house-function';
+import { everyMinute, failingAlarm } from './schedules';
+import { dataTable } from './tables';
 
 export interface SegmentsProps {
   /** The profiles table, with its segments-due index. */
@@ -37,13 +38,7 @@ export class Segments extends Construct {
 
   constructor(scope: Construct, id: string, props: SegmentsProps) {
     super(scope, id);
-    this.table = new Table(this, 'Definitions', {
-      partitionKey: { name: SEGMENTS_KEY.partitionKey, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: props.destroyData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    });
+    this.table = dataTable(this, 'Definitions', { partitionKey: SEGMENTS_KEY.partitionKey, expires: false, destroyData: props.destroyData });
     this.bus = new EventBus(this, 'Bus', { description: 'Segment entry and exit events (source personalization.segments)' });
 
     this.api = new HouseFunction(this, 'Api', {
@@ -72,20 +67,11 @@ export class Segments extends Construct {
       .bindTableIndex(props.profiles, SEGMENTS_DUE_INDEX.indexName, 'dynamodb:Query')
       .bindTable(this.table, ENV.segmentsTable, 'dynamodb:Scan')
       .bindEventBus(this.bus, ENV.segmentEventBus);
-    new Rule(this, 'EveryMinute', {
-      description: 'Runs the segment clock',
-      schedule: Schedule.rate(Duration.minutes(1)),
-      // A missed minute is made up by the next run: no retries of a stale one.
-      targets: [new LambdaFunction(this.clock.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
-    });
-
-    this.clockAlarm = new Alarm(this, 'ClockFailing', {
-      alarmDescription: 'The segment clock failed for 5 minutes: timed segment exits and retried notices are waiting (see its logs)',
-      metric: this.clock.fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
+    everyMinute(this, this.clock.fn, 'Runs the segment clock');
+    this.clockAlarm = failingAlarm(this, 'ClockFailing', this.clock.fn, {
+      description: 'The segment clock failed for 5 minutes: timed segment exits and retried notices are waiting (see its logs)',
+      period: Duration.minutes(5),
       threshold: 5,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 }

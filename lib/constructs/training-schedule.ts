@@ -1,5 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -8,6 +8,7 @@ import { ENV } from '../../lambdas/shared/env';
 import { DEFAULT_CONFIG } from '../config';
 import { Analytics } from './analytics';
 import { HouseFunction } from './house-function';
+import { failingAlarm } from './schedules';
 
 export interface TrainingScheduleProps {
   /** The items table: catalog in, model versions out. */
@@ -77,13 +78,10 @@ export class TrainingSchedule extends Construct {
       targets: [new LambdaFunction(this.function.fn, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
     });
 
-    this.failureAlarm = new Alarm(this, 'Failing', {
-      alarmDescription: 'The model trainer failed; the previous model keeps serving (see the function logs)',
-      metric: this.function.fn.metricErrors({ statistic: 'Sum', period: Duration.hours(1) }),
+    this.failureAlarm = failingAlarm(this, 'Failing', this.function.fn, {
+      description: 'The model trainer failed; the previous model keeps serving (see the function logs)',
+      period: Duration.hours(1),
       threshold: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 }

@@ -1,16 +1,15 @@
 import {
   AttributeValue,
-  ConditionalCheckFailedException,
   DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
 import { PROFILES_KEY, SEGMENTS_DUE_INDEX, TTL_ATTRIBUTE } from '../env';
 import { ProfileRecord, segmentsDueAt } from '../domain/profile-record';
 import { batchGetAll } from './batch';
+import { putIfVersion } from './versioned-put';
 
 /** Where profiles live. Reads return expired records too: callers decide with `isExpired`. */
 export interface ProfileStore {
@@ -85,26 +84,8 @@ export class DynamoDbProfileStore implements ProfileStore, DueProfiles, ProfileD
     return shards.flat().slice(0, limit);
   }
 
-  async put(record: ProfileRecord, expectedVersion: number | undefined): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: toItem(record),
-          ...(expectedVersion === undefined
-            ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PK } }
-            : {
-                ConditionExpression: '#version = :expected',
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: { ':expected': { N: String(expectedVersion) } },
-              }),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
+  put(record: ProfileRecord, expectedVersion: number | undefined): Promise<boolean> {
+    return putIfVersion(this.client, this.tableName, PK, toItem(record), expectedVersion);
   }
 }
 

@@ -1,8 +1,9 @@
-import { AttributeValue, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, DeleteItemCommand, DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { SEGMENTS_KEY } from '../env';
 import { RequestError } from '../domain/errors';
 import { parseSegmentDefinition, SegmentDefinition } from '../domain/segments';
 import { backoffMs, DEFAULT_RETRY, RetryPolicy, sleep } from './retry';
+import { putIfVersion } from './versioned-put';
 
 /** A segment definition as stored. Times are epoch ms. */
 export interface StoredSegment {
@@ -142,26 +143,8 @@ export class DynamoDbSegmentStore implements SegmentStore {
   }
 
   /** Writes `segment` only if the stored item still has `expectedVersion` (undefined: no item); false when it had not. */
-  private async write(segment: StoredSegment, expectedVersion: number | undefined): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: toItem(segment),
-          ...(expectedVersion === undefined
-            ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PK } }
-            : {
-                ConditionExpression: '#version = :expected',
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: { ':expected': { N: String(expectedVersion) } },
-              }),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
+  private write(segment: StoredSegment, expectedVersion: number | undefined): Promise<boolean> {
+    return putIfVersion(this.client, this.tableName, PK, toItem(segment), expectedVersion);
   }
 }
 
