@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `npm run query`: Trino SQL over the local lake on DuckDB, with the `events` and `bad_events` tables and the Trino
- * functions the Athena analyses use (see local/lake-query.ts). The runtime does not need to be running.
+ * `npm run query`: Trino SQL over the local lake on DuckDB, with the `events`, `bad_events` and `segment_events`
+ * tables and the Trino functions the Athena analyses use (see local/lake-query.ts). The runtime does not need to be
+ * running.
  *
  *   npm run query -- "SELECT event, count(*) AS n FROM events GROUP BY event ORDER BY n DESC"
  *   npm run query -- --list                          the saved analyses (analytics/*.sql): name, title, description

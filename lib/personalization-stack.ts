@@ -50,29 +50,30 @@ export class PersonalizationStack extends Stack {
 
     this.events = new EventStream(this, 'Events', { retentionHours: config.streamRetentionHours });
     this.store = new ProfileStore(this, 'ProfileStore', { destroyData: config.destroyData });
+    this.credentials = new Credentials(this, 'Credentials');
+    this.segments = new Segments(this, 'Segments', {
+      profiles: this.store.profiles,
+      adminKey: this.credentials.adminKey,
+      settings: config.profiles,
+      destroyData: config.destroyData,
+      logRetentionDays,
+    });
     this.lake = new EventLake(this, 'Lake', {
       stream: this.events.stream,
       profiles: this.store.profiles,
       identities: this.store.identities,
       consent: config.profiles,
+      segmentBus: this.segments.bus,
       retentionDays: config.lakeRetentionDays,
       badEventsRetentionDays: config.badEventsRetentionDays,
       bufferSeconds: config.lakeBufferSeconds,
       destroyData: config.destroyData,
       logRetentionDays,
     });
-    this.credentials = new Credentials(this, 'Credentials');
     this.ingestion = new Ingestion(this, 'Ingestion', {
       stream: this.events.stream,
       writeKey: this.credentials.writeKey,
       badEvents: this.lake.badEventsDeliveryStream,
-      logRetentionDays,
-    });
-    this.segments = new Segments(this, 'Segments', {
-      profiles: this.store.profiles,
-      adminKey: this.credentials.adminKey,
-      settings: config.profiles,
-      destroyData: config.destroyData,
       logRetentionDays,
     });
     this.processor = new ProfileProcessor(this, 'Processor', {
@@ -167,10 +168,10 @@ export class PersonalizationStack extends Stack {
     new CfnOutput(this, 'ErasuresTableName', { value: this.privacy.erasures.tableName });
     new CfnOutput(this, 'EventStreamName', { value: this.events.stream.streamName });
     new CfnOutput(this, 'ProcessorFailureQueueUrl', { value: this.processor.failureQueue.queueUrl });
-    new CfnOutput(this, 'LakeBucketName', { value: this.lake.bucket.bucketName, description: 'Event lake: events/, bad-events/, errors/' });
+    new CfnOutput(this, 'LakeBucketName', { value: this.lake.bucket.bucketName, description: 'Event lake: events/, bad-events/, segment-events/, errors/' });
     new CfnOutput(this, 'EventsDeliveryStreamName', { value: this.lake.eventsDeliveryStream.deliveryStreamName });
     new CfnOutput(this, 'BadEventsDeliveryStreamName', { value: this.lake.badEventsDeliveryStream.deliveryStreamName });
-    new CfnOutput(this, 'LakeDatabaseName', { value: this.analytics.databaseName, description: 'Glue database of the events and bad_events tables' });
+    new CfnOutput(this, 'LakeDatabaseName', { value: this.analytics.databaseName, description: 'Glue database of the events, bad_events and segment_events tables' });
     new CfnOutput(this, 'AthenaWorkGroupName', { value: this.analytics.workGroupName, description: 'Run lake queries (and the saved analyses) in this workgroup' });
     new CfnOutput(this, 'AthenaResultsBucketName', { value: this.analytics.resultsBucket.bucketName });
     new CfnOutput(this, 'TrainingFunctionName', { value: this.training.function.fn.functionName, description: 'Invoke to train now' });

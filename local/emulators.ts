@@ -5,15 +5,16 @@ import * as path from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
 import { eventBusStub } from './event-bus';
-import { firehoseStub } from './firehose';
-import type { LocalDeliveryStream, LocalEventBus } from './template-model';
+import { deliverRecords, firehoseStub } from './firehose';
+import type { LocalBusRule, LocalDeliveryStream, LocalEventBus } from './template-model';
 
 /**
  * The AWS services the functions use, emulated in-process on loopback: DynamoDB (dynalite) and Kinesis
  * (kinesalite) speak the real wire protocols and persist under `dataDir`; Secrets Manager is a minimal
  * GetSecretValue endpoint serving the local credentials; Firehose is a minimal PutRecordBatch/PutRecord endpoint
  * writing the Direct PUT delivery streams into the local lake (see `firehose.ts`); EventBridge is a minimal PutEvents
- * endpoint recording what is put on the template's buses (see `event-bus.ts`).
+ * endpoint recording what is put on the template's buses and delivering it to the Firehose targets of the buses'
+ * rules, through the same Direct PUT delivery (see `event-bus.ts`).
  */
 export interface Emulators {
   endpoints: { dynamodb: string; kinesis: string; secretsManager: string; firehose: string; eventBridge: string };
@@ -29,10 +30,11 @@ export interface FirehoseOptions {
   lakeDir: string;
 }
 
-/** What the local EventBridge serves: the template's buses, recorded under `dir`. */
+/** What the local EventBridge serves: the template's buses, recorded under `dir`, and the rules on them. */
 export interface EventBusOptions {
   buses: readonly LocalEventBus[];
   dir: string;
+  rules: readonly LocalBusRule[];
 }
 
 export async function startEmulators(dataDir: string, secrets: SecretValues, firehose: FirehoseOptions, eventBus: EventBusOptions): Promise<Emulators> {
@@ -46,7 +48,7 @@ export async function startEmulators(dataDir: string, secrets: SecretValues, fir
     kinesalite({ path: kinesisDir, createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 }),
     secretsManagerStub(secrets),
     firehoseStub(firehose.deliveryStreams, firehose.lakeDir),
-    eventBusStub(eventBus.buses, eventBus.dir),
+    eventBusStub(eventBus.buses, eventBus.dir, { rules: eventBus.rules, deliver: (rule, records) => deliverToStream(firehose, rule.deliveryStreamName, records) }),
   ];
   const [dynamodb, kinesis, secretsManager, firehoseUrl, eventBridge] = await Promise.all(servers.map((server) => listen(server)));
   return {
@@ -55,6 +57,13 @@ export async function startEmulators(dataDir: string, secrets: SecretValues, fir
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
   };
+}
+
+/** Puts records on a Direct PUT delivery stream of the local Firehose, as a rule's target (EventBridge calls Firehose). */
+async function deliverToStream(firehose: FirehoseOptions, name: string, records: Buffer[]): Promise<void> {
+  const stream = firehose.deliveryStreams.find((d) => d.name === name);
+  if (!stream) throw new Error(`No delivery stream ${name} in the local Firehose`);
+  await deliverRecords(stream, firehose.lakeDir, records, Date.now());
 }
 
 /** Starts `server` on a free loopback port and returns its URL. */

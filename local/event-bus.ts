@@ -2,20 +2,30 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createServer, Server } from 'node:http';
 import * as path from 'node:path';
-import { LOCAL_ACCOUNT, LOCAL_REGION, LocalEventBus } from './template-model';
+import { LOCAL_ACCOUNT, LOCAL_REGION, LocalBusRule, LocalEventBus, PATTERN_FIELDS } from './template-model';
+
+/** What the local EventBridge routes events with: the template's rules, and how a rule's target receives records. */
+export interface EventBusRouting {
+  rules: readonly LocalBusRule[];
+  /** Puts records on the rule's delivery stream (`firehose.ts`' `deliverRecords`); resolves once delivered. */
+  deliver(rule: LocalBusRule, records: Buffer[]): Promise<void>;
+}
 
 /**
  * A minimal Amazon EventBridge endpoint (AWS JSON 1.1 protocol) for the template's event buses: `PutEvents` only.
- * Where EventBridge would route each event to the rules of its bus, this records it, as EventBridge delivers it to
- * a target, one JSON line per event in
+ * It records every event, as EventBridge delivers it to a target, one JSON line per event in
  *
  *   <dir>/<bus name>.jsonl   {"version":"0","id":…,"detail-type":…,"source":…,"account":…,"time":…,"region":…,"resources":[],"detail":{…}}
  *
- * so a developer (or a test) sees exactly what subscribers would receive. A call is answered once its events are
- * appended; an entry for an unknown bus or without source, detail type or JSON detail fails on its own, with
+ * so a developer (or a test) sees exactly what subscribers would receive; and, as EventBridge does, it sends the
+ * events that match a rule of their bus (`matchesRule`) to the rule's target, a Firehose delivery stream of the
+ * template: each event as one record, its JSON without a newline, as EventBridge writes it.
+ * A call is answered once its events are recorded and delivered; if either fails, the call fails (500) and the
+ * publisher puts the events again, so a target may receive an event twice, as EventBridge's at-least-once delivery
+ * allows. An entry for an unknown bus or without source, detail type or JSON detail fails on its own, with
  * EventBridge's error code, as PutEvents reports per entry.
  */
-export function eventBusStub(buses: readonly LocalEventBus[], dir: string, now: () => number = Date.now): Server {
+export function eventBusStub(buses: readonly LocalEventBus[], dir: string, routing: EventBusRouting, now: () => number = Date.now): Server {
   return createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -38,14 +48,17 @@ export function eventBusStub(buses: readonly LocalEventBus[], dir: string, now: 
         return reply(400, { __type: 'ValidationException', message: 'Entries must hold 1 to 10 entries' });
       }
       const results = entries.map((entry) => toEvent(entry, buses, now()));
-      appendEvents(dir, results.flatMap((r) => ('event' in r ? [r] : []))).then(
-        () =>
-          reply(200, {
-            FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length,
-            Entries: results.map((r) => ('event' in r ? { EventId: r.event.id } : r)),
-          }),
-        (error: Error) => reply(500, { __type: 'InternalException', message: `The local EventBridge could not record the events: ${error.message}` }),
-      );
+      const events = results.flatMap((r) => ('event' in r ? [r] : []));
+      appendEvents(dir, events)
+        .then(() => route(events, routing))
+        .then(
+          () =>
+            reply(200, {
+              FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length,
+              Entries: results.map((r) => ('event' in r ? { EventId: r.event.id } : r)),
+            }),
+          (error: Error) => reply(500, { __type: 'InternalException', message: `The local EventBridge could not record or deliver the events: ${error.message}` }),
+        );
     });
   });
 }
@@ -59,6 +72,25 @@ export function recordedEvents(dir: string, busName: string): Array<Record<strin
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line));
+}
+
+/**
+ * Whether an event matches a rule's pattern: each field the pattern names has one of the pattern's values, exactly
+ * (the subset of EventBridge's matching that the template model accepts: see `LocalBusRule`).
+ */
+export function matchesRule(rule: Pick<LocalBusRule, 'pattern'>, event: Record<string, unknown>): boolean {
+  return PATTERN_FIELDS.every((field) => {
+    const values = rule.pattern[field];
+    return values === undefined || values.includes(event[field] as string);
+  });
+}
+
+/** Sends the events of each rule's bus that match it to the rule's target, in order. */
+async function route(events: ReadonlyArray<{ bus: string; event: Record<string, unknown> }>, routing: EventBusRouting): Promise<void> {
+  for (const rule of routing.rules) {
+    const matching = events.filter(({ bus, event }) => bus === rule.busName && matchesRule(rule, event));
+    if (matching.length > 0) await routing.deliver(rule, matching.map(({ event }) => Buffer.from(JSON.stringify(event))));
+  }
 }
 
 interface PutEventsEntry {

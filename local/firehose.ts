@@ -13,9 +13,11 @@ import { LOCAL_ACCOUNT, LocalDeliveryStream } from './template-model';
  *   <lakeDir>/<Prefix, its !{timestamp:…} expanded at the time of the call, UTC>/<name>-<yyyyMMddHHmmss>-<uuid>.json.gz
  *
  * The object holds the records' data concatenated as they are (as Firehose does without processors), so records
- * must end with their own newline to make JSON lines. It is written atomically (temporary file, fsync, rename),
- * and the call is answered only once it is on disk, so an answered record is never lost. Records are never failed
- * one by one (`FailedPutCount` is always 0); a write that fails fails the whole call with a 500.
+ * must end with their own newline to make JSON lines, unless the delivery stream appends one to each (its
+ * `AppendDelimiterToRecord` processor). It is written atomically (temporary file, fsync, rename), and the call is
+ * answered only once it is on disk, so an answered record is never lost. Records are never failed one by one
+ * (`FailedPutCount` is always 0); a write that fails fails the whole call with a 500. `deliverRecords` is the same
+ * delivery, for the local EventBridge's rules.
  */
 export function firehoseStub(deliveryStreams: readonly LocalDeliveryStream[], lakeDir: string, now: () => number = Date.now): Server {
   // A prefix Firehose would refuse is refused now, not on the first call.
@@ -58,19 +60,31 @@ export function firehoseStub(deliveryStreams: readonly LocalDeliveryStream[], la
       if (bodies.some((d) => d.byteLength > maxEntryBytes)) return fail(400, 'ValidationException', `A record is larger than ${maxEntryBytes} bytes`);
       if (bodies.reduce((sum, d) => sum + d.byteLength, 0) > maxBytes) return fail(400, 'InvalidArgumentException', `Records are larger than ${maxBytes} bytes in all`);
 
-      const at = now();
-      const file = path.join(lakeDir, expandPrefix(stream.prefix, at), `${stream.name}-${compactUtc(at)}-${randomUUID()}.json.gz`);
-      writeGzipAtomically(file, Buffer.concat(bodies)).then(
+      deliverRecords(stream, lakeDir, bodies, now()).then(
         () => {
           const recordIds = bodies.map(() => randomUUID());
           if (action === 'PutRecord') return reply(200, { RecordId: recordIds[0], Encrypted: false });
           return reply(200, { FailedPutCount: 0, Encrypted: false, RequestResponses: recordIds.map((RecordId) => ({ RecordId })) });
         },
-        (error: Error) => fail(500, 'ServiceUnavailableException', `The local Firehose could not write ${file}: ${error.message}`),
+        (error: Error) => fail(500, 'ServiceUnavailableException', `The local Firehose could not write ${stream.name}'s records: ${error.message}`),
       );
     });
   });
 }
+
+/**
+ * Delivers records to a Direct PUT delivery stream at time `at` (epoch ms): one gzip object under the stream's
+ * prefix, expanded at `at`, holding the records concatenated, each followed by a newline if the stream appends one.
+ * Resolves with the object's path once it is on disk.
+ */
+export async function deliverRecords(stream: LocalDeliveryStream, lakeDir: string, records: readonly Buffer[], at: number): Promise<string> {
+  const data = stream.appendsNewline ? records.flatMap((record) => [record, NEWLINE]) : records;
+  const file = path.join(lakeDir, expandPrefix(stream.prefix, at), `${stream.name}-${compactUtc(at)}-${randomUUID()}.json.gz`);
+  await writeGzipAtomically(file, Buffer.concat(data));
+  return file;
+}
+
+const NEWLINE = Buffer.from('\n');
 
 /** The pattern letters of `!{timestamp:…}` the local Firehose knows (Java DateTimeFormatter's, in UTC). */
 const TIMESTAMP_FIELDS: Record<string, (d: Date) => string> = {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBConnection, DuckDBInstance, DuckDBTypeId } from '@duckdb/node-api';
+import { SEGMENT_EVENT_DETAIL_FIELDS } from '../lambdas/shared/domain/segment-events';
 import { LAKE_EVENTS_PREFIX } from './lake-writer';
 
 /**
@@ -14,12 +15,15 @@ import { LAKE_EVENTS_PREFIX } from './lake-writer';
  *   The Segment fields are text columns; `properties`, `traits` and `context` hold JSON text.
  * - `bad_events`: every object under `<lakeDir>/bad-events/` (rejected events: id, source, reason, payload,
  *   truncated, partitionKey, sourceId, arrivedAt, detectedAt), with `dt` and `hour` the same way.
- * Either is an empty view with the same columns when there is no object yet.
+ * - `segment_events`: every object under `<lakeDir>/segment-events/` (the segment bus's events as EventBridge
+ *   delivers them: id, `detail-type` as `detail_type`, source, time, and `detail` as a struct with its keys in lower
+ *   case, as Glue's struct type names them), with `dt` and `hour` the same way.
+ * Each is an empty view with the same columns when there is no object yet.
  *
  * Where Trino (Athena engine 3) and DuckDB differ, and how the difference is bridged:
  * 1. Functions DuckDB lacks are macros with Trino's name, arguments and meaning (`TRINO_MACROS`):
- *    `from_iso8601_timestamp`, `json_extract_scalar`, `json_parse`, `to_unixtime`, `normal_cdf`; and `count_if`,
- *    which DuckDB has but which gives NULL instead of 0 over no rows (or only NULLs).
+ *    `from_iso8601_timestamp`, `json_extract_scalar`, `json_parse`, `to_unixtime`, `normal_cdf`, `sequence` (of
+ *    dates only); and `count_if`, which DuckDB has but which gives NULL instead of 0 over no rows (or only NULLs).
  * 2. Integer division: `7 / 2` is 3 in Trino, 3.5 in DuckDB by default; the session sets
  *    `integer_division = true`, which truncates towards zero like Trino.
  * 3. Array types: Trino writes `ARRAY(JSON)`, DuckDB `JSON[]` and cannot parse the former; `toDuckDb` rewrites the
@@ -40,8 +44,22 @@ import { LAKE_EVENTS_PREFIX } from './lake-writer';
  * as numbers, dates as `YYYY-MM-DD`, timestamps as ISO-8601 UTC text.
  */
 
+/**
+ * A column of a lake view: the JSON key it is read from, its name (Glue's: lower case), its DuckDB type, and, when
+ * the JSON must be read as another type (a struct, whose keys DuckDB matches case-sensitively), that type.
+ */
+interface ViewColumn {
+  key: string;
+  name: string;
+  type: string;
+  readAs?: string;
+}
+
+/** Columns read from the key of the same name, lowercased: `[key, type]` pairs. */
+const sameNamed = (pairs: ReadonlyArray<readonly [string, string]>): ViewColumn[] => pairs.map(([key, type]) => ({ key, name: key.toLowerCase(), type }));
+
 /** The events table's columns, in order, with their DuckDB types (all text; JSON for the nested objects). */
-const EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+const EVENT_COLUMNS = sameNamed([
   ['messageId', 'VARCHAR'],
   ['type', 'VARCHAR'],
   ['event', 'VARCHAR'],
@@ -59,11 +77,11 @@ const EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['properties', 'JSON'],
   ['traits', 'JSON'],
   ['context', 'JSON'],
-];
+]);
 
 /** Rejected events under `bad-events/`. A payload written as a JSON object is read as its JSON text. */
 export const LAKE_BAD_EVENTS_PREFIX = 'bad-events';
-const BAD_EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+const BAD_EVENT_COLUMNS = sameNamed([
   ['id', 'VARCHAR'],
   ['source', 'VARCHAR'],
   ['reason', 'VARCHAR'],
@@ -73,6 +91,18 @@ const BAD_EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['sourceId', 'VARCHAR'],
   ['arrivedAt', 'VARCHAR'],
   ['detectedAt', 'VARCHAR'],
+]);
+
+/** Segment events under `segment-events/`: the Glue table's columns (`lib/constructs/analytics.ts`), the same names and types. */
+export const LAKE_SEGMENT_EVENTS_PREFIX = 'segment-events';
+const detailStruct = (fieldName: (field: string) => string) =>
+  `STRUCT(${SEGMENT_EVENT_DETAIL_FIELDS.map((field) => `${quoteIdentifier(fieldName(field))} VARCHAR`).join(', ')})`;
+const SEGMENT_EVENT_COLUMNS: readonly ViewColumn[] = [
+  { key: 'id', name: 'id', type: 'VARCHAR' },
+  { key: 'detail-type', name: 'detail_type', type: 'VARCHAR' },
+  { key: 'source', name: 'source', type: 'VARCHAR' },
+  { key: 'time', name: 'time', type: 'VARCHAR' },
+  { key: 'detail', name: 'detail', type: detailStruct((field) => field.toLowerCase()), readAs: detailStruct((field) => field) },
 ];
 
 /**
@@ -82,6 +112,8 @@ const BAD_EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
  * - `json_parse(text)`: the JSON value of a text;
  * - `count_if(condition)`: the rows where it is true, 0 over no rows (DuckDB's built-in gives NULL there);
  * - `to_unixtime(timestamp)`: seconds since the epoch, as a double (fractions of a second kept);
+ * - `sequence(start, stop)` of two DATEs: every day from `start` to `stop`, both included, as an array of DATEs
+ *   (Trino's other forms, of integers and timestamps or with a step, are not defined);
  * - `normal_cdf(mean, sd, v)`: P(X ≤ v) for X ~ N(mean, sd²). DuckDB has no `erf`: this is Hart's (1968)
  *   double-precision rational approximation as published by West (2005), "Better approximations to cumulative
  *   normal functions", Wilmott. Checked against an exact (BigInt) reference in test/unit/lake-query.test.ts: absolute
@@ -98,6 +130,8 @@ export const TRINO_MACROS: readonly string[] = [
   // DuckDB's own count_if is NULL over no rows (or only NULLs); Trino's is 0.
   'CREATE OR REPLACE MACRO count_if(x) AS count(CASE WHEN x THEN 1 END)',
   'CREATE OR REPLACE MACRO to_unixtime(t) AS epoch(t)',
+  `CREATE OR REPLACE MACRO sequence(start_day, stop_day) AS
+     list_transform(range(0, date_diff('day', CAST(start_day AS DATE), CAST(stop_day AS DATE)) + 1), lambda i: CAST(start_day AS DATE) + CAST(i AS INTEGER))`,
   `CREATE OR REPLACE MACRO trino_normal_lower_tail(a) AS
      CASE
        WHEN a > 37 THEN 0.0
@@ -191,6 +225,7 @@ export async function openLake(lakeDir: string, options: OpenLakeOptions = {}): 
   const paths = options.paths ?? false;
   await connection.run(tableViewSql('events', path.join(lakeDir, LAKE_EVENTS_PREFIX), EVENT_COLUMNS, paths));
   await connection.run(tableViewSql('bad_events', path.join(lakeDir, LAKE_BAD_EVENTS_PREFIX), BAD_EVENT_COLUMNS, paths));
+  await connection.run(tableViewSql('segment_events', path.join(lakeDir, LAKE_SEGMENT_EVENTS_PREFIX), SEGMENT_EVENT_COLUMNS, paths));
   return {
     run: async (sql) => rowsOf(connection, toDuckDb(sql)),
     stream: (sql) => streamRows(connection, toDuckDb(sql)),
@@ -206,19 +241,21 @@ export async function openLake(lakeDir: string, options: OpenLakeOptions = {}): 
 }
 
 /**
- * A view over the gzip NDJSON objects of one Hive-partitioned table directory. Columns are named in lower case, as
- * Glue stores them (so `SELECT *` and `SELECT messageId` name their columns as Athena does); the JSON keys they
- * are read from keep their case. With `paths`, each row also has its object's path as `"$path"` (see `OpenLakeOptions`).
+ * A view over the gzip NDJSON objects of one Hive-partitioned table directory. Columns are named as Glue names them
+ * (lower case, so `SELECT *` and `SELECT messageId` name their columns as Athena does); the JSON keys they are read
+ * from keep their case. With `paths`, each row also has its object's path as `"$path"` (see `OpenLakeOptions`).
  */
-function tableViewSql(view: string, tableDir: string, tableColumns: ReadonlyArray<readonly [string, string]>, paths: boolean): string {
+function tableViewSql(view: string, tableDir: string, tableColumns: readonly ViewColumn[], paths: boolean): string {
   if (!hasObjects(tableDir)) {
     // read_json refuses a pattern that matches nothing: an empty table has the same columns and no rows.
-    const empty = tableColumns.map(([name, type]) => `CAST(NULL AS ${type}) AS ${quoteIdentifier(name.toLowerCase())}`).join(', ');
+    const empty = tableColumns.map(({ name, type }) => `CAST(NULL AS ${type}) AS ${quoteIdentifier(name)}`).join(', ');
     const partitions = `CAST(NULL AS VARCHAR) AS dt, CAST(NULL AS VARCHAR) AS hour${paths ? ', CAST(NULL AS VARCHAR) AS "$path"' : ''}`;
     return `CREATE OR REPLACE VIEW ${view} AS SELECT ${empty}, ${partitions} WHERE false`;
   }
-  const columns = tableColumns.map(([name, type]) => `${quoteIdentifier(name)}: '${type}'`).join(', ');
-  const renamed = tableColumns.map(([name]) => `${quoteIdentifier(name)} AS ${quoteIdentifier(name.toLowerCase())}`).join(', ');
+  const columns = tableColumns.map(({ key, type, readAs }) => `${quoteIdentifier(key)}: ${quoteLiteral(readAs ?? type)}`).join(', ');
+  const renamed = tableColumns
+    .map(({ key, name, type, readAs }) => `${readAs ? `CAST(${quoteIdentifier(key)} AS ${type})` : quoteIdentifier(key)} AS ${quoteIdentifier(name)}`)
+    .join(', ');
   const glob = path.join(tableDir, 'dt=*', 'hour=*', '*.json.gz');
   return (
     `CREATE OR REPLACE VIEW ${view} AS SELECT ${renamed}, dt, hour${paths ? ', filename AS "$path"' : ''} FROM read_json(${quoteLiteral(glob)}, format = 'newline_delimited', ` +
@@ -258,5 +295,10 @@ function plain(value: unknown, isDate: boolean): unknown {
   return value;
 }
 
-const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
+// Declarations, not constants: the column definitions above use them when the module loads.
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+function quoteLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}

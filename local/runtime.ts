@@ -59,10 +59,11 @@ export interface LocalRuntime {
   failureFile(queueLogicalId: string): string;
   /**
    * The local lake (`<dataDir>/lake`), as Firehose delivers it to S3: every event of the stream under `events/`
-   * (see `readLakeEvents`), rejected events under `bad-events/` (the bad-events delivery stream's prefix).
+   * (see `readLakeEvents`), rejected events under `bad-events/` (the bad-events delivery stream's prefix), segment
+   * events under `segment-events/` (delivered by the segment bus's rule).
    */
   lakeDir: string;
-  /** What was put on the event buses: `<dir>/<bus name>.jsonl` (see `recordedEvents`). */
+  /** What was put on the event buses: `<dir>/<bus name>.jsonl` (see `recordedEvents`); their rules deliver to the lake. */
   eventBusDir: string;
   /** The template's schedules (the segment clock): `run` one now, as its rule would. */
   scheduler: LocalScheduler;
@@ -76,10 +77,10 @@ function credentialsByEnv(options: LocalRuntimeOptions): Record<string, string> 
 
 /**
  * Runs the synthesized stack on this machine: emulators for DynamoDB, Kinesis, Secrets Manager, Firehose
- * (Direct PUT delivery streams) and EventBridge (PutEvents, recorded), the functions' Lambda bundles in worker
- * threads, the API on loopback, one poller per event source mapping, a lake writer per delivery stream reading a
- * Kinesis stream (Firehose to S3, as local files), the schedules of up to an hour (the segment clock) and a TTL
- * sweeper. Handlers reach the emulators through `AWS_ENDPOINT_URL_*` only.
+ * (Direct PUT delivery streams) and EventBridge (PutEvents, recorded and routed to its rules' delivery streams), the
+ * functions' Lambda bundles in worker threads, the API on loopback, one poller per event source mapping, a lake
+ * writer per delivery stream reading a Kinesis stream (Firehose to S3, as local files), the schedules of up to an
+ * hour (the segment clock) and a TTL sweeper. Handlers reach the emulators through `AWS_ENDPOINT_URL_*` only.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((message: string) => console.error(message));
@@ -97,7 +98,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   try {
     const lakeDir = lakeDirOf(options.dataDir);
     const eventBusDir = path.join(options.dataDir, 'event-bus');
-    const emulators = await startEmulators(options.dataDir, secretValues, { deliveryStreams: model.deliveryStreams, lakeDir }, { buses: model.buses, dir: eventBusDir });
+    const emulators = await startEmulators(options.dataDir, secretValues, { deliveryStreams: model.deliveryStreams, lakeDir }, { buses: model.buses, dir: eventBusDir, rules: model.rules });
     cleanups.push(() => emulators.close());
     const dynamodb = localDynamoDb(emulators.endpoints.dynamodb);
     const kinesis = localKinesis(emulators.endpoints.kinesis);

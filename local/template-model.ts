@@ -2,8 +2,9 @@ import * as path from 'node:path';
 
 /**
  * The local runtime's view of the synthesized CloudFormation template. Everything the local runtime
- * creates or runs is read from here (tables, streams, Firehose delivery streams, secrets, event buses, functions
- * with their environment, event source mappings, schedules, API routes), so local and deployed can only differ where an emulator does.
+ * creates or runs is read from here (tables, streams, Firehose delivery streams, secrets, event buses and the rules
+ * on them, functions with their environment, event source mappings, schedules, API routes), so local and deployed
+ * can only differ where an emulator does.
  */
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -24,6 +25,25 @@ export interface LocalEventBus {
   name: string;
   arn: string;
 }
+
+/**
+ * An EventBridge rule on a bus of the template that sends the events matching its pattern to a Firehose delivery
+ * stream of the template (Direct PUT), as they are. The patterns emulated: exact values of `source` and
+ * `detail-type`, e.g. `{ "source": ["personalization.segments"] }`.
+ */
+export interface LocalBusRule {
+  logicalId: string;
+  /** The bus it matches events on. */
+  busName: string;
+  /** Event field → the values it may have (one of them, exactly). */
+  pattern: Partial<Record<PatternField, string[]>>;
+  /** The delivery stream the matching events are put on. */
+  deliveryStreamName: string;
+}
+
+/** Event fields a local rule's pattern may match on. */
+export const PATTERN_FIELDS = ['source', 'detail-type'] as const;
+export type PatternField = (typeof PATTERN_FIELDS)[number];
 
 /** An EventBridge rule that invokes a function of the template on a schedule. */
 export interface LocalSchedule {
@@ -55,6 +75,8 @@ export interface LocalDeliveryStream {
   errorOutputPrefix?: string;
   /** The function Firehose invokes to transform records before delivery (a Lambda processor), if any. */
   processor?: { functionId: string; functionArn: string };
+  /** Firehose ends every record with a newline before delivery (an `AppendDelimiterToRecord` processor). */
+  appendsNewline?: true;
 }
 
 export interface LocalSecret {
@@ -118,6 +140,7 @@ export interface LocalModel {
   functions: LocalFunction[];
   mappings: LocalEventSourceMapping[];
   buses: LocalEventBus[];
+  rules: LocalBusRule[];
   schedules: LocalSchedule[];
   api?: LocalApi;
 }
@@ -249,7 +272,11 @@ export function modelFromTemplate(template: Json, assemblyDir: string): LocalMod
         .map((functionId: string) => ({ logicalId: id, functionId, expression: r.Properties.ScheduleExpression, enabled: r.Properties.State !== 'DISABLED' })),
     );
 
-  return { tables, streams, deliveryStreams, secrets, queues, functions, mappings, buses, schedules, api: apiFromResources(resources) };
+  const rules = ofType('AWS::Events::Rule')
+    .filter(([, r]) => r.Properties?.EventPattern !== undefined && r.Properties.State !== 'DISABLED')
+    .map(([id, r]) => busRuleOf(id, r.Properties, buses, deliveryStreams));
+
+  return { tables, streams, deliveryStreams, secrets, queues, functions, mappings, buses, rules, schedules, api: apiFromResources(resources) };
 }
 
 /**
@@ -275,7 +302,7 @@ function deliveryStreamOf(
     throw new Error(`Delivery stream ${id}: the local runtime needs ${what} as a plain string, not ${JSON.stringify(value)}`);
   };
   const errorOutputPrefix = text(destination.ErrorOutputPrefix, 'ErrorOutputPrefix');
-  const processor = lambdaProcessorOf(id, destination.ProcessingConfiguration, functionArnOf);
+  const { processor, appendsNewline } = processorsOf(id, destination.ProcessingConfiguration, functionArnOf);
   const stream: Omit<LocalDeliveryStream, 'sourceStreamId'> = {
     logicalId: id,
     name,
@@ -284,6 +311,7 @@ function deliveryStreamOf(
     prefix: text(destination.Prefix, 'Prefix') ?? '',
     ...(errorOutputPrefix !== undefined ? { errorOutputPrefix } : {}),
     ...(processor ? { processor } : {}),
+    ...(appendsNewline ? { appendsNewline } : {}),
   };
   if (type === 'DirectPut') return stream;
 
@@ -297,21 +325,64 @@ function deliveryStreamOf(
 }
 
 /**
- * The Lambda processor of a delivery stream's destination (`ProcessingConfiguration`, unless disabled): the function
- * its `LambdaArn` names, as `Fn::GetAtt [function, Arn]` (as CDK writes it). Other processor types, and more than
- * one processor, are not emulated.
+ * The processors of a delivery stream's destination (`ProcessingConfiguration`, unless disabled), either of:
+ * - one Lambda processor: the function its `LambdaArn` names, as `Fn::GetAtt [function, Arn]` (as CDK writes it);
+ * - one `AppendDelimiterToRecord` processor without parameters: a newline after every record.
+ * Other processor types, parameters and combinations are not emulated.
  */
-function lambdaProcessorOf(id: string, configuration: Json | undefined, functionArnOf: (functionId: string) => string | undefined): LocalDeliveryStream['processor'] {
+function processorsOf(
+  id: string,
+  configuration: Json | undefined,
+  functionArnOf: (functionId: string) => string | undefined,
+): Pick<LocalDeliveryStream, 'processor' | 'appendsNewline'> {
   const processors: Json[] = configuration?.Enabled === false ? [] : (configuration?.Processors ?? []);
-  if (processors.length === 0) return undefined;
-  if (processors.length > 1 || processors[0].Type !== 'Lambda') {
-    throw new Error(`Delivery stream ${id}: the local runtime emulates one Lambda processor, not ${processors.map((p) => p.Type).join(', ')}`);
-  }
-  const lambdaArn = (processors[0].Parameters ?? []).find((p: Json) => p.ParameterName === 'LambdaArn')?.ParameterValue;
+  if (processors.length === 0) return {};
+  const [only] = processors;
+  if (processors.length === 1 && only.Type === 'Lambda') return { processor: lambdaProcessorOf(id, only, functionArnOf) };
+  if (processors.length === 1 && only.Type === 'AppendDelimiterToRecord' && only.Parameters === undefined) return { appendsNewline: true };
+  throw new Error(
+    `Delivery stream ${id}: the local runtime emulates one Lambda processor or one AppendDelimiterToRecord processor without parameters, not ${JSON.stringify(processors)}`,
+  );
+}
+
+/** The function a Lambda processor invokes. */
+function lambdaProcessorOf(id: string, processor: Json, functionArnOf: (functionId: string) => string | undefined): NonNullable<LocalDeliveryStream['processor']> {
+  const lambdaArn = (processor.Parameters ?? []).find((p: Json) => p.ParameterName === 'LambdaArn')?.ParameterValue;
   const functionId = lambdaArn?.['Fn::GetAtt']?.[1] === 'Arn' ? lambdaArn['Fn::GetAtt'][0] : undefined;
   const functionArn = functionId === undefined ? undefined : functionArnOf(functionId);
   if (functionArn === undefined) throw new Error(`Delivery stream ${id}: its Lambda processor ${JSON.stringify(lambdaArn)} is not a function of this template`);
   return { functionId, functionArn };
+}
+
+/**
+ * A rule with an event pattern (AWS::Events::Rule): the bus it is on (`EventBusName` as a `Ref` to a bus of the
+ * template, or its name), its pattern, and its one target, a Direct PUT delivery stream of the template given by
+ * `Fn::GetAtt [stream, Arn]`, receiving the whole event. Anything else is refused here, so a rule the local runtime
+ * would not honour never goes unnoticed.
+ */
+function busRuleOf(id: string, p: Json, buses: LocalEventBus[], deliveryStreams: LocalDeliveryStream[]): LocalBusRule {
+  const refused = (what: string) => new Error(`Rule ${id}: the local EventBridge does not emulate ${what}`);
+  const bus = buses.find((b) => (p.EventBusName?.Ref !== undefined ? b.logicalId === p.EventBusName.Ref : b.name === p.EventBusName));
+  if (!bus) throw refused(`rules on ${JSON.stringify(p.EventBusName ?? 'default')} (only on the buses of this template)`);
+
+  const pattern: LocalBusRule['pattern'] = {};
+  for (const [field, values] of Object.entries<unknown>(p.EventPattern)) {
+    const exactValues = Array.isArray(values) && values.length > 0 && values.every((v) => typeof v === 'string');
+    if (!(PATTERN_FIELDS as readonly string[]).includes(field) || !exactValues) {
+      throw refused(`the pattern ${JSON.stringify({ [field]: values })}: it matches exact values (strings) of ${PATTERN_FIELDS.join(' and ')} only`);
+    }
+    pattern[field as PatternField] = values as string[];
+  }
+
+  const targets: Json[] = p.Targets ?? [];
+  const [target] = targets;
+  const deliveryStream = deliveryStreams.find((d) => d.logicalId === target?.Arn?.['Fn::GetAtt']?.[0]);
+  if (targets.length !== 1 || !deliveryStream || deliveryStream.type !== 'DirectPut') {
+    throw refused(`the targets ${JSON.stringify(targets.map((t) => t.Arn))} (one Direct PUT delivery stream of this template only)`);
+  }
+  const reshaped = ['Input', 'InputPath', 'InputTransformer'].filter((key) => target[key] !== undefined);
+  if (reshaped.length > 0) throw refused(`${reshaped.join(', ')} on a target (targets receive the whole event)`);
+  return { logicalId: id, busName: bus.name, pattern, deliveryStreamName: deliveryStream.name };
 }
 
 function apiFromResources(resources: Record<string, Json>): LocalApi | undefined {

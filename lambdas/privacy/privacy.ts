@@ -133,22 +133,25 @@ async function eraseEverywhereButTheLake(subject: ErasureSubject, deps: PrivacyD
 export interface ErasureRunStats {
   due: number;
   completed: number;
+  /** Requests whose segment exits were just published: their lake step waits until those have landed too. */
+  waiting: number;
   failed: number;
 }
 
 /**
  * The erasure worker (every minute): each pending request whose settle time has passed is carried out again in
- * full (a profile an in-flight event re-created meanwhile is deleted again), its segment exit notices published,
- * then the person's lines removed from the lake. Complete, the record keeps only its status, times and counts.
- * A failed request stays pending with its error and is taken again by the next run.
+ * full (a profile an in-flight event re-created meanwhile is deleted again); if it has segment exits to publish,
+ * they are published and the lake step waits one more settle time (the exits reach the lake's `segment-events/`
+ * through the bus, with the person's ids); then the person's lines are removed from the lake. Complete, the record
+ * keeps only its status, times and counts. A failed request stays pending with its error and is taken again by
+ * the next run.
  */
 export async function runErasures(deps: PrivacyDeps): Promise<ErasureRunStats> {
   const due = await deps.erasures.listDue(deps.now());
-  const stats: ErasureRunStats = { due: due.length, completed: 0, failed: 0 };
+  const stats: ErasureRunStats = { due: due.length, completed: 0, waiting: 0, failed: 0 };
   for (const erasure of due) {
     try {
-      await completeErasure(erasure, deps);
-      stats.completed += 1;
+      stats[(await advanceErasure(erasure, deps)) === 'complete' ? 'completed' : 'waiting'] += 1;
     } catch (error) {
       stats.failed += 1;
       deps.logger.error('Erasure step failed; retried next run', { erasureId: erasure.erasureId, error: (error as Error).message });
@@ -160,13 +163,16 @@ export async function runErasures(deps: PrivacyDeps): Promise<ErasureRunStats> {
   return stats;
 }
 
-async function completeErasure(erasure: ErasureRecord, deps: PrivacyDeps): Promise<void> {
+async function advanceErasure(erasure: ErasureRecord, deps: PrivacyDeps): Promise<'waiting' | 'complete'> {
   const subject = erasure.subject as ErasureSubject;
   await eraseEverywhereButTheLake(subject, deps);
   if (erasure.notices?.length) {
     await deps.bus.publish(erasure.notices);
-    erasure.notices = []; // published: a later failure must not publish them again
+    // Published: never again, and the lake step waits for them to land.
+    erasure.notices = [];
+    erasure.notBefore = deps.now() + deps.settleSeconds * 1000;
     await deps.erasures.put(erasure);
+    return 'waiting';
   }
   const lake = await eraseFromLake(new Set(subject.eventIds), deps.lake);
   const { subject: _erased, notices: _published, lastError: _cleared, ...rest } = erasure;
@@ -178,4 +184,5 @@ async function completeErasure(erasure: ErasureRecord, deps: PrivacyDeps): Promi
     result: { profilesDeleted: subject.profileIds.length, idsSuppressed: subject.profileIds.length, lake },
   });
   deps.logger.info('Erasure complete', { erasureId: erasure.erasureId, linesRemoved: lake.linesRemoved });
+  return 'complete';
 }

@@ -5,6 +5,7 @@ import { IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Bucket, IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { Analysis, loadAnalyses } from '../../analytics';
+import { SEGMENT_EVENT_DETAIL_FIELDS } from '../../lambdas/shared/domain/segment-events';
 import { DEFAULT_CONFIG, LAKE_DATABASE_NAME } from '../config';
 import { objectsUnderFinding, privateBucket } from './buckets';
 import { LAKE_PREFIXES } from './event-lake';
@@ -49,14 +50,35 @@ export const BAD_EVENTS_COLUMNS: readonly Column[] = [
   ...strings('partitionkey', 'sourceid', 'arrivedat', 'detectedat'),
 ];
 
-/** Partition columns of both tables: the Firehose arrival hour, `dt=yyyy-MM-dd/hour=HH`. */
+/**
+ * Columns of the `segment_events` table: the segment bus's events as EventBridge delivers them to a target. The
+ * JSON key `detail-type` is read into `detail_type` (Glue names are lowercase letters, digits and `_`); `detail` is
+ * a struct of the notice's fields, lowercased (the JSON SerDe matches nested keys case-insensitively too), so
+ * `detail.segmentid`, `detail.type`, `detail."at"`; times are ISO-8601 text.
+ */
+export const SEGMENT_EVENTS_COLUMNS: readonly Column[] = [
+  ...strings('id', 'detail_type', 'source', 'time'),
+  { name: 'detail', type: `struct<${SEGMENT_EVENT_DETAIL_FIELDS.map((field) => `${field.toLowerCase()}:string`).join(',')}>` },
+];
+
+/** Partition columns of every table: the Firehose arrival hour, `dt=yyyy-MM-dd/hour=HH`. */
 export const PARTITION_KEYS: readonly Column[] = strings('dt', 'hour');
+
+/** A lake table: its Glue name, the lake prefix it reads, its columns, and columns read from a JSON key of another name. */
+interface LakeTableDefinition {
+  name: string;
+  prefix: string;
+  columns: readonly Column[];
+  /** Column name → JSON key, for keys that are not valid column names (the OpenX JSON SerDe's `mapping.<column>`). */
+  keys?: Readonly<Record<string, string>>;
+}
 
 /** Glue table names, and the lake prefix each reads. */
 export const LAKE_TABLES = {
   events: { name: 'events', prefix: LAKE_PREFIXES.events, columns: EVENTS_COLUMNS },
   badEvents: { name: 'bad_events', prefix: LAKE_PREFIXES.badEvents, columns: BAD_EVENTS_COLUMNS },
-} as const;
+  segmentEvents: { name: 'segment_events', prefix: LAKE_PREFIXES.segmentEvents, columns: SEGMENT_EVENTS_COLUMNS, keys: { detail_type: 'detail-type' } },
+} as const satisfies Record<string, LakeTableDefinition>;
 export type LakeTable = keyof typeof LAKE_TABLES;
 
 /** Where Athena writes query results in the results bucket. */
@@ -87,7 +109,7 @@ export interface AnalyticsProps {
 }
 
 /**
- * SQL over the lake: the Glue database with the `events` and `bad_events` tables (partition projection on
+ * SQL over the lake: the Glue database with the `events`, `bad_events` and `segment_events` tables (partition projection on
  * `dt`/`hour`, so no crawler and no partition maintenance), an Athena workgroup that enforces engine 3, a scan
  * limit per query and encrypted results in a bucket of its own, and the saved analyses as named queries.
  */
@@ -97,6 +119,7 @@ export class Analytics extends Construct {
   readonly databaseName: string;
   readonly eventsTable: CfnTable;
   readonly badEventsTable: CfnTable;
+  readonly segmentEventsTable: CfnTable;
   readonly workGroup: CfnWorkGroup;
   /** The workgroup name (a reference: depending on it orders after the workgroup). */
   readonly workGroupName: string;
@@ -115,11 +138,12 @@ export class Analytics extends Construct {
 
     this.database = new CfnDatabase(this, 'Database', {
       catalogId: account,
-      databaseInput: { name: props.databaseName, description: 'Event lake: events and rejected events as gzipped JSON lines (partition projection on dt, hour)' },
+      databaseInput: { name: props.databaseName, description: 'Event lake: events, rejected events and segment events as gzipped JSON lines (partition projection on dt, hour)' },
     });
     this.databaseName = this.database.ref;
     this.eventsTable = this.table('EventsTable', 'events', 'Every event of the stream as the ingest function enriched it');
     this.badEventsTable = this.table('BadEventsTable', 'badEvents', 'Events the functions rejected, with the reason');
+    this.segmentEventsTable = this.table('SegmentEventsTable', 'segmentEvents', 'Segment entries and exits, as the segment bus delivered them');
 
     // Results are disposable, but they follow destroyData like the lake: a retained results bucket empties itself
     // within resultsRetentionDays, and auto-deletion would add a custom-resource function to every deployment.
@@ -193,7 +217,7 @@ export class Analytics extends Construct {
 
   /** A JSON-lines table over `LAKE_TABLES[table].prefix`, partitions projected from `dt` and `hour`. */
   private table(id: string, table: LakeTable, description: string): CfnTable {
-    const { name, prefix, columns } = LAKE_TABLES[table];
+    const { name, prefix, columns, keys }: LakeTableDefinition = LAKE_TABLES[table];
     const location = `s3://${this.lake.bucketName}/${prefix}`;
     return new CfnTable(this, id, {
       catalogId: Stack.of(this).account,
@@ -227,7 +251,7 @@ export class Analytics extends Construct {
           serdeInfo: {
             serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
             // A line that is not JSON reads as a row of nulls instead of failing the query.
-            parameters: { 'ignore.malformed.json': 'true' },
+            parameters: { 'ignore.malformed.json': 'true', ...mappingsOf(keys) },
           },
         },
       },
@@ -248,4 +272,12 @@ export class Analytics extends Construct {
     query.node.addDependency(this.workGroup);
     return query;
   }
+}
+
+/**
+ * The OpenX JSON SerDe's `mapping.<column>` properties: "Maps column names to JSON keys that aren't identical to the
+ * column names" (https://docs.aws.amazon.com/athena/latest/ug/openx-json-serde.html).
+ */
+function mappingsOf(keys: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(keys).map(([column, key]) => [`mapping.${column}`, key]));
 }

@@ -1,9 +1,12 @@
 import { CfnMapping, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { FirehoseDeliveryStream } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
 import {
+  CfnDeliveryStream,
   Compression,
   DeliveryStream,
   EnableLogging,
@@ -17,6 +20,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, StorageClass } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ConsentSettings } from '../../lambdas/shared/domain/consent';
+import { SEGMENT_EVENT_SOURCE } from '../../lambdas/shared/domain/segment-events';
 import { consentSettingsToEnv } from '../../lambdas/shared/domain/settings';
 import { ENV } from '../../lambdas/shared/env';
 import { DEFAULT_CONFIG } from '../config';
@@ -24,7 +28,7 @@ import { accessLogsBucket, objectsUnderFinding, privateBucket } from './buckets'
 import { HouseFunction } from './house-function';
 
 /** Top-level prefixes of the lake bucket: one per table, and Firehose's error output. */
-export const LAKE_PREFIXES = { events: 'events/', badEvents: 'bad-events/', errors: 'errors/' } as const;
+export const LAKE_PREFIXES = { events: 'events/', badEvents: 'bad-events/', segmentEvents: 'segment-events/', errors: 'errors/' } as const;
 
 /** Hive-style partitions by Firehose arrival time (UTC): what the Glue tables project as `dt` and `hour`. */
 export const PARTITIONS = 'dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/';
@@ -50,11 +54,13 @@ export interface EventLakeProps {
   identities: ITable;
   /** Which consent category lets an event into the lake, and whether an unstated one does. */
   consent: ConsentSettings;
-  /** Days events stay under `events/` (Intelligent-Tiering after 30 days). @default 730 */
+  /** The segment bus: its entry and exit events (source `personalization.segments`) are recorded under `segment-events/`. */
+  segmentBus: IEventBus;
+  /** Days events stay under `events/` (Intelligent-Tiering after 30 days), and segment events under `segment-events/`. @default 730 */
   retentionDays?: number;
   /** Days rejected events stay under `bad-events/`. @default 90 */
   badEventsRetentionDays?: number;
-  /** Seconds the events delivery stream buffers before writing an object (0 to 900). @default 60 */
+  /** Seconds the events and segment-events delivery streams buffer before writing an object (0 to 900). @default 60 */
   bufferSeconds?: number;
   /** Delete the buckets and their objects with the stack; otherwise they are retained. @default false */
   destroyData?: boolean;
@@ -63,18 +69,21 @@ export interface EventLakeProps {
 }
 
 /**
- * The event lake: every event of the stream, and every event a function rejected, as gzipped JSON lines in S3,
- * partitioned by arrival hour (`events/dt=…/hour=…/`, `bad-events/dt=…/hour=…/`), for Athena and training.
+ * The event lake: every event of the stream, every event a function rejected, and every segment entry and exit, as
+ * gzipped JSON lines in S3, partitioned by arrival hour (`events/dt=…/hour=…/`, `bad-events/dt=…/hour=…/`,
+ * `segment-events/dt=…/hour=…/`), for Athena and training.
  *
- * Two Firehose delivery streams write it. `events` reads the Kinesis stream through one processor, the consent
+ * Three Firehose delivery streams write it. `events` reads the Kinesis stream through one processor, the consent
  * filter (`lambdas/lake-filter`): events without analytics consent are dropped, records that are not stream
  * events go to the `processing-failed` error output, the rest pass unchanged. Records are already
  * newline-terminated JSON (the ingest function appends `\n`), so Firehose's plain concatenation is NDJSON and no
  * format conversion is needed (docs/lake-design.md: why gzip JSON and not Parquet). `bad-events` takes Direct PUTs
- * (PutRecordBatch) of newline-terminated JSON from the functions.
+ * (PutRecordBatch) of newline-terminated JSON from the functions. `segment-events` takes Direct PUTs from an
+ * EventBridge rule on the segment bus (the lake subscribes to the bus like any other subscriber): each record is
+ * the event as EventBridge delivers it to a target, JSON without a newline, so that stream appends one.
  *
  * The bucket is not versioned, so deleting a person's objects (erasure) is final. Each delivery stream has its
- * own role that may write only under its own prefixes, so neither can read or delete the rest of the lake.
+ * own role that may write only under its own prefixes, so none can read or delete the rest of the lake.
  */
 export class EventLake extends Construct {
   readonly bucket: Bucket;
@@ -94,6 +103,14 @@ export class EventLake extends Construct {
   readonly badEventsDeliveryAlarm: Alarm;
   /** Rejected events not delivered within the freshness threshold. No action yet. */
   readonly badEventsFreshnessAlarm: Alarm;
+  /** Direct PUT → `segment-events/`; the target of `segmentEventsRule`. */
+  readonly segmentEventsDeliveryStream: DeliveryStream;
+  /** Every event of the segment bus with source `personalization.segments` → `segmentEventsDeliveryStream`. */
+  readonly segmentEventsRule: Rule;
+  /** `segment-events` delivery to S3 failing. No action yet. */
+  readonly segmentEventsDeliveryAlarm: Alarm;
+  /** Segment events not delivered within the freshness threshold. No action yet. */
+  readonly segmentEventsFreshnessAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: EventLakeProps) {
     super(scope, id);
@@ -116,6 +133,9 @@ export class EventLake extends Construct {
           expiration: Duration.days(retentionDays),
         },
         { id: 'bad-events', prefix: LAKE_PREFIXES.badEvents, expiration: Duration.days(props.badEventsRetentionDays ?? d.badEventsRetentionDays) },
+        // Kept as long as the events they follow from; a few bytes per transition, so no tiering (S3 Intelligent-Tiering
+        // never moves objects under 128 KB).
+        { id: 'segment-events', prefix: LAKE_PREFIXES.segmentEvents, expiration: Duration.days(retentionDays) },
         { id: 'errors', prefix: LAKE_PREFIXES.errors, expiration: Duration.days(90) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
@@ -151,6 +171,22 @@ export class EventLake extends Construct {
       bufferSeconds: BAD_EVENTS_BUFFER_SECONDS,
       logRetentionDays,
     });
+    this.segmentEventsDeliveryStream = this.deliveryStream('SegmentEventsDelivery', {
+      prefix: LAKE_PREFIXES.segmentEvents,
+      errorPrefix: `${LAKE_PREFIXES.errors}segment-events/`,
+      encryption: StreamEncryption.awsOwnedKey(),
+      // The events' interval: the one an erasure waits for before it rewrites the lake.
+      bufferSeconds,
+      logRetentionDays,
+      appendNewline: true,
+    });
+    this.segmentEventsRule = new Rule(this, 'SegmentEventsRule', {
+      description: 'Records segment entry and exit events in the lake (segment-events/)',
+      eventBus: props.segmentBus,
+      eventPattern: { source: [SEGMENT_EVENT_SOURCE] },
+      // The whole event, as EventBridge delivers it; the target's role may put records on this delivery stream only.
+      targets: [new FirehoseDeliveryStream(this.segmentEventsDeliveryStream)],
+    });
 
     // Every delivery stream adds Firehose's CIDR blocks per region to the stack (for VPC destinations such as
     // Redshift); with S3 destinations nothing refers to them, and CloudFormation validation warns (W7001).
@@ -161,12 +197,13 @@ export class EventLake extends Construct {
     // Records of the events stream wait in two buffers of `bufferSeconds`: the consent filter's, then the destination's.
     [this.eventsDeliveryAlarm, this.eventsFreshnessAlarm] = deliveryAlarms(this, 'Events', this.eventsDeliveryStream, 2 * bufferSeconds);
     [this.badEventsDeliveryAlarm, this.badEventsFreshnessAlarm] = deliveryAlarms(this, 'BadEvents', this.badEventsDeliveryStream, BAD_EVENTS_BUFFER_SECONDS);
+    [this.segmentEventsDeliveryAlarm, this.segmentEventsFreshnessAlarm] = deliveryAlarms(this, 'SegmentEvents', this.segmentEventsDeliveryStream, bufferSeconds);
   }
 
   /**
    * A delivery stream into `prefix` of the lake: gzip, `.json.gz`, partitioned by arrival hour, errors logged to its
    * own log group, with a role of its own that may write only under `prefix` and `errorPrefix`, and invoke only its
-   * processor's function, if it has one.
+   * processor's function, if it has one. With `appendNewline`, Firehose ends every record with a newline.
    */
   private deliveryStream(
     id: string,
@@ -179,6 +216,8 @@ export class EventLake extends Construct {
       encryption?: StreamEncryption;
       /** A Lambda function that transforms the records before delivery. */
       processor?: IFunction;
+      /** Records arrive without a newline of their own (EventBridge's): append one, so objects are JSON lines. */
+      appendNewline?: boolean;
     },
   ): DeliveryStream {
     const role = new Role(this, `${id}Role`, {
@@ -219,6 +258,11 @@ export class EventLake extends Construct {
     });
     // Firehose checks its role when the stream is created: create it once the role's policy exists.
     deliveryStream.node.addDependency(role);
+    if (options.appendNewline) {
+      // The override sets the destination's processors: it would replace a Lambda processor's configuration.
+      if (options.processor) throw new Error(`${id}: appendNewline and a Lambda processor cannot be combined`);
+      appendNewlineToRecords(deliveryStream);
+    }
     Validations.of(role).acknowledge(
       {
         id: objectsUnderFinding(this.bucket, options.prefix),
@@ -231,6 +275,25 @@ export class EventLake extends Construct {
     );
     return deliveryStream;
   }
+}
+
+/**
+ * Makes Firehose end every record with a newline before it concatenates records into an object: the destination's
+ * `AppendDelimiterToRecord` processor, which the L2 construct cannot express (it takes Lambda processors only), so
+ * it is set on the L1 resource. The documented shape: the CloudFormation `Processor` property,
+ * `{ Type, Parameters? }` with `Type` allowing `AppendDelimiterToRecord`
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-kinesisfirehose-deliverystream-processor.html),
+ * inside `ProcessingConfiguration` `{ Enabled, Processors }`; Firehose's API reference: "If you want to add a new
+ * line delimiter between records in objects that are delivered to Amazon S3, choose AppendDelimiterToRecord as a
+ * processor type. You don't have to put a processor parameter" (https://docs.aws.amazon.com/firehose/latest/APIReference/API_Processor.html);
+ * without it "Firehose concatenates data without any delimiters" (https://docs.aws.amazon.com/firehose/latest/dev/basic-deliver.html).
+ */
+function appendNewlineToRecords(deliveryStream: DeliveryStream): void {
+  const cfn = deliveryStream.node.defaultChild as CfnDeliveryStream;
+  cfn.addPropertyOverride('ExtendedS3DestinationConfiguration.ProcessingConfiguration', {
+    Enabled: true,
+    Processors: [{ Type: 'AppendDelimiterToRecord' }],
+  });
 }
 
 /** A Lambda processor that buffers like the delivery stream (time) or up to `FILTER_BUFFER_MIB` (size). */

@@ -37,7 +37,7 @@ const SETTLE_MARGIN_SECONDS = 120;
  * `GET /v1/erasures/{id}` on the privacy function; the erasure requests table; and the erasure worker, every
  * minute, which completes each request once events on their way to the lake have landed, rewriting the lake
  * objects that hold the person's lines (found with Athena). Only these two functions may rewrite or delete lake
- * objects, and only under `events/`, `bad-events/` and `errors/`.
+ * objects, and only under `events/`, `bad-events/`, `segment-events/` and `errors/`.
  */
 export class Privacy extends Construct {
   readonly erasures: Table;
@@ -103,8 +103,8 @@ export class Privacy extends Construct {
    * rewriting and deleting objects under the lake's person-bearing prefixes.
    */
   private grantLake(fn: HouseFunction, props: PrivacyProps): void {
-    props.analytics.grantQuery(fn.fn, 'events', 'badEvents');
-    const prefixes = [LAKE_PREFIXES.events, LAKE_PREFIXES.badEvents, LAKE_PREFIXES.errors];
+    props.analytics.grantQuery(fn.fn, 'events', 'badEvents', 'segmentEvents');
+    const prefixes = [LAKE_PREFIXES.events, LAKE_PREFIXES.badEvents, LAKE_PREFIXES.segmentEvents, LAKE_PREFIXES.errors];
     fn.fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
@@ -115,9 +115,10 @@ export class Privacy extends Construct {
       new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.lake.bucketArn], conditions: { StringLike: { 's3:prefix': prefixes.flatMap((p) => [p, `${p}*`]) } } }),
     );
     Validations.of(fn).acknowledge(
-      ...[...props.analytics.iam5FindingsOf('events', 'badEvents'), objectsUnderFinding(props.lake, LAKE_PREFIXES.errors)].map((findingId) => ({
+      ...[...props.analytics.iam5FindingsOf('events', 'badEvents', 'segmentEvents'), objectsUnderFinding(props.lake, LAKE_PREFIXES.errors)].map((findingId) => ({
         id: findingId,
-        reason: 'Object ARNs limited to the lake prefixes that hold events (events/, bad-events/, errors/) and to the Athena results prefix: erasure rewrites the objects that hold a person, whatever their generated names',
+        reason:
+          'Object ARNs limited to the lake prefixes that hold a person (events/, bad-events/, segment-events/, errors/) and to the Athena results prefix: erasure rewrites the objects that hold a person, whatever their generated names',
       })),
     );
   }

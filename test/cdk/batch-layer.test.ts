@@ -2,10 +2,12 @@ import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { loadAnalyses } from '../../analytics';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import { DEFAULT_CONSENT_SETTINGS } from '../../lambdas/shared/domain/consent';
+import { SEGMENT_EVENT_SOURCE, segmentEventDetail } from '../../lambdas/shared/domain/segment-events';
 import { ENV } from '../../lambdas/shared/env';
 import { DEFAULT_CONFIG, loadConfig } from '../../lib/config';
-import { Analytics, BAD_EVENTS_COLUMNS, EVENTS_COLUMNS, lakeDatabaseNameFor } from '../../lib/constructs/analytics';
+import { Analytics, BAD_EVENTS_COLUMNS, EVENTS_COLUMNS, lakeDatabaseNameFor, SEGMENT_EVENTS_COLUMNS } from '../../lib/constructs/analytics';
 import { EventLake } from '../../lib/constructs/event-lake';
 import { EventStream } from '../../lib/constructs/event-stream';
 import { ProfileStore } from '../../lib/constructs/profile-store';
@@ -76,6 +78,7 @@ describe('lake bucket', () => {
         ExpirationInDays: 730,
       },
       { Id: 'bad-events', Prefix: 'bad-events/', Status: 'Enabled', ExpirationInDays: 90 },
+      { Id: 'segment-events', Prefix: 'segment-events/', Status: 'Enabled', ExpirationInDays: 730 },
       { Id: 'errors', Prefix: 'errors/', Status: 'Enabled', ExpirationInDays: 90 },
       { Id: 'abort-incomplete-uploads', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
     ]);
@@ -86,6 +89,7 @@ describe('lake bucket', () => {
     const rules = custom.template.findResources('AWS::S3::Bucket')[custom.stack.getLogicalId(custom.stack.lake.bucket.node.defaultChild as never)].Properties.LifecycleConfiguration.Rules;
     expect(rules[0]).toEqual({ Id: 'events', Prefix: 'events/', Status: 'Enabled', ExpirationInDays: 14 });
     expect(rules[1]).toMatchObject({ Id: 'bad-events', ExpirationInDays: 7 });
+    expect(rules[2]).toMatchObject({ Id: 'segment-events', ExpirationInDays: 14 });
   });
 
   it('is retained with the stack, unless destroyData (then deleted with its objects)', () => {
@@ -237,6 +241,61 @@ describe('bad-events delivery stream', () => {
   });
 });
 
+describe('segment events into the lake', () => {
+  const id = logicalIdOf(stack.lake.segmentEventsDeliveryStream);
+  const props = () => resources('AWS::KinesisFirehose::DeliveryStream')[id].Properties;
+  const rule = () => resources('AWS::Events::Rule')[logicalIdOf(stack.lake.segmentEventsRule)].Properties;
+
+  it('subscribe to the segment bus: a rule for source personalization.segments, delivering the whole event to the segment-events delivery stream', () => {
+    expect(rule()).toEqual({
+      Description: expect.any(String),
+      EventBusName: ref(stack.segments.bus),
+      EventPattern: { source: [SEGMENT_EVENT_SOURCE] },
+      State: 'ENABLED',
+      Targets: [{ Id: 'Target0', Arn: arn(stack.lake.segmentEventsDeliveryStream), RoleArn: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } }],
+    });
+    expect(SEGMENT_EVENT_SOURCE).toBe('personalization.segments');
+  });
+
+  it("give the rule's target a role of its own that may only put records on that delivery stream", () => {
+    const roleId = rule().Targets[0].RoleArn['Fn::GetAtt'][0];
+    expect(resources('AWS::IAM::Role')[roleId].Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'events.amazonaws.com' } },
+    ]);
+    expect(statementsOfRole(roleId)).toEqual([{ Action: ['firehose:PutRecord', 'firehose:PutRecordBatch'], Resource: arn(stack.lake.segmentEventsDeliveryStream) }]);
+  });
+
+  it('are written by a Direct PUT delivery stream, encrypted at rest, as gzipped JSON lines under segment-events/, a newline appended to each event', () => {
+    expect(props()).toMatchObject({ DeliveryStreamType: 'DirectPut', DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' } });
+    const destination = props().ExtendedS3DestinationConfiguration;
+    expect(destination).toMatchObject({
+      BucketARN: arn(stack.lake.bucket),
+      Prefix: `segment-events/${PARTITIONS}`,
+      ErrorOutputPrefix: `errors/segment-events/!{firehose:error-output-type}/${PARTITIONS}`,
+      CompressionFormat: 'GZIP',
+      FileExtension: '.json.gz',
+      // As the events': an erasure waits for the lake's buffering interval.
+      BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 64 },
+      CloudWatchLoggingOptions: { Enabled: true },
+    });
+    // EventBridge writes an event's JSON without a newline, and Firehose concatenates records as they are.
+    expect(destination.ProcessingConfiguration).toEqual({ Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] });
+    expect(destination.DataFormatConversionConfiguration).toBeUndefined();
+  });
+
+  it('are delivered by a role that may write only under segment-events/ and errors/segment-events/', () => {
+    const statements = statementsOfRole(props().ExtendedS3DestinationConfiguration.RoleARN['Fn::GetAtt'][0]);
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        { Action: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], Resource: arn(stack.lake.bucket) },
+        { Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], Resource: [objectsOf(stack.lake.bucket, 'errors/segment-events/'), objectsOf(stack.lake.bucket, 'segment-events/')] },
+        { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^LakeSegmentEventsDeliveryLogs/), 'Arn'] } },
+      ]),
+    );
+    expect(statements).toHaveLength(3);
+  });
+});
+
 describe('delivery alarms', () => {
   const alarm = (a: IConstruct) => resources('AWS::CloudWatch::Alarm')[logicalIdOf(a)].Properties;
 
@@ -244,6 +303,7 @@ describe('delivery alarms', () => {
     for (const [deliveryStream, failing, late] of [
       [stack.lake.eventsDeliveryStream, stack.lake.eventsDeliveryAlarm, stack.lake.eventsFreshnessAlarm],
       [stack.lake.badEventsDeliveryStream, stack.lake.badEventsDeliveryAlarm, stack.lake.badEventsFreshnessAlarm],
+      [stack.lake.segmentEventsDeliveryStream, stack.lake.segmentEventsDeliveryAlarm, stack.lake.segmentEventsFreshnessAlarm],
     ] as const) {
       const dimensions = [{ Name: 'DeliveryStreamName', Value: ref(deliveryStream) }];
       expect(alarm(failing)).toMatchObject({
@@ -289,9 +349,10 @@ describe('Glue catalog', () => {
   });
 
   it.each([
-    ['events', () => stack.analytics.eventsTable, 'events/', EVENTS_COLUMNS],
-    ['bad_events', () => stack.analytics.badEventsTable, 'bad-events/', BAD_EVENTS_COLUMNS],
-  ] as const)('has the %s table: JSON lines with the OpenX SerDe, dt/hour projected partitions, over its prefix', (name, of, prefix, columns) => {
+    ['events', () => stack.analytics.eventsTable, 'events/', EVENTS_COLUMNS, {}],
+    ['bad_events', () => stack.analytics.badEventsTable, 'bad-events/', BAD_EVENTS_COLUMNS, {}],
+    ['segment_events', () => stack.analytics.segmentEventsTable, 'segment-events/', SEGMENT_EVENTS_COLUMNS, { 'mapping.detail_type': 'detail-type' }],
+  ] as const)('has the %s table: JSON lines with the OpenX SerDe, dt/hour projected partitions, over its prefix', (name, of, prefix, columns, mappings) => {
     const props = table(of());
     expect(props.DatabaseName).toEqual(ref(stack.analytics.database));
     const input = props.TableInput;
@@ -308,8 +369,8 @@ describe('Glue catalog', () => {
       Location: s3Url(stack.lake.bucket, prefix),
       InputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
       OutputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-      SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe', Parameters: { 'ignore.malformed.json': 'true' } },
     });
+    expect(input.StorageDescriptor.SerdeInfo).toEqual({ SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe', Parameters: { 'ignore.malformed.json': 'true', ...mappings } });
     expect(input.Parameters).toMatchObject({
       'projection.enabled': 'true',
       'projection.dt.type': 'date',
@@ -337,6 +398,17 @@ describe('Glue catalog', () => {
       { name: 'truncated', type: 'boolean' },
       ...['partitionkey', 'sourceid', 'arrivedat', 'detectedat'].map((name) => ({ name, type: 'string' })),
     ]);
+  });
+
+  it('has the segment bus event as segment_events columns: detail-type read into detail_type, and every field of the detail in a struct', () => {
+    const detail = segmentEventDetail({ id: 'n', type: 'exited', segmentId: 's', profileId: 'user#u', userId: 'u', at: 2, since: 1, reason: 'condition' });
+    expect(SEGMENT_EVENTS_COLUMNS).toEqual([
+      ...['id', 'detail_type', 'source', 'time'].map((name) => ({ name, type: 'string' })),
+      { name: 'detail', type: 'struct<noticeid:string,type:string,segmentid:string,profileid:string,userid:string,at:string,since:string,reason:string>' },
+    ]);
+    // Every field the publisher writes, and no other.
+    const structFields = SEGMENT_EVENTS_COLUMNS[4].type.slice('struct<'.length, -1).split(',');
+    expect(structFields.sort()).toEqual(Object.keys(detail).map((key) => `${key.toLowerCase()}:string`).sort());
   });
 });
 
@@ -404,6 +476,7 @@ describe('Athena', () => {
       profiles: store.profiles,
       identities: store.identities,
       consent: DEFAULT_CONSENT_SETTINGS,
+      segmentBus: new EventBus(small, 'Bus'),
     });
     const analysis = { name: 'dau', title: 'Daily active users', description: 'Distinct people per day', sql: '-- title: Daily active users\nSELECT 1' };
     const analytics = new Analytics(small, 'Analytics', { lake: lake.bucket, accessLogs: lake.accessLogs, databaseName: 'shop_lake', analyses: [analysis] });

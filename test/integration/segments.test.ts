@@ -1,11 +1,16 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { recordedEvents } from '../../local/event-bus';
-import { SEGMENT_EVENT_SOURCE } from '../../lambdas/shared/store/segment-bus';
+import { openLake } from '../../local/lake-query';
+import { SEGMENT_EVENT_SOURCE } from '../../lambdas/shared/domain/segment-events';
+import type { SegmentNotice } from '../../lambdas/shared/domain/segment-membership';
+import { EventBridgeSegmentBus } from '../../lambdas/shared/store/segment-bus';
+import { lakeObjects } from '../support/lake';
 import { ADMIN_KEY, basic, eventually, getProfile, post, startTestRuntime } from '../support/local-runtime';
 
 /**
  * Real-time segments through the local runtime: a definition created over the admin API, evaluated by the real
  * processor, timed exits by the real clock function on its schedule, and the entry and exit events as the local
- * EventBridge recorded them.
+ * EventBridge recorded them, and delivered them to the lake.
  */
 describe('segments through the local runtime', () => {
   let runtime: Awaited<ReturnType<typeof startTestRuntime>>;
@@ -78,5 +83,47 @@ describe('segments through the local runtime', () => {
     expect((await admin('DELETE', '/v1/segments/viewers')).status).toBe(204);
     expect((await admin('GET', '/v1/segments/viewers')).status).toBe(404);
     expect((await fetch(`${runtime.url}/v1/segments`)).status).toBe(401);
+  });
+
+  it("lands the bus's segment events in the lake's segment-events/, one JSON line each, queryable as segment_events", async () => {
+    const eventBridge = new EventBridgeClient({ region: 'us-east-1', endpoint: runtime.endpoints.eventBridge, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    const at = Date.now() - 60_000;
+    const membership = { segmentId: 'lake-check', profileId: 'user#dana', userId: 'dana', since: at - 5_000, reason: 'condition' } as const;
+    const notices: SegmentNotice[] = [
+      { ...membership, id: `lake-check/user#dana/${at - 5_000}/entered`, type: 'entered', at: at - 5_000 },
+      { ...membership, id: `lake-check/user#dana/${at - 5_000}/exited`, type: 'exited', at },
+    ];
+    // Both in one call, so one object holds both records: they are lines only if a newline follows each.
+    await new EventBridgeSegmentBus(eventBridge, busName()).publish(notices);
+    // Another source on the same bus: not the rule's, so not in the lake.
+    await eventBridge.send(new PutEventsCommand({ Entries: [{ EventBusName: busName(), Source: 'other.app', DetailType: 'Segment Entered', Detail: '{"segmentId":"lake-check"}' }] }));
+    eventBridge.destroy();
+
+    const published = recordedEvents(runtime.eventBusDir, busName()).filter((e) => e.detail.segmentId === 'lake-check');
+    expect(published.map((e) => e.source)).toEqual([SEGMENT_EVENT_SOURCE, SEGMENT_EVENT_SOURCE, 'other.app']);
+    // Delivered before PutEvents answered: no waiting.
+    const objects = lakeObjects(runtime.lakeDir, 'segment-events').filter((o) => o.lines.some((line) => line.includes('"lake-check"')));
+    expect(objects).toHaveLength(1);
+    expect(objects[0].key).toMatch(/^dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/[^/]+\.json\.gz$/);
+    expect(objects[0].lines.map((line) => JSON.parse(line))).toEqual(published.slice(0, 2));
+
+    const lake = await openLake(runtime.lakeDir);
+    try {
+      const rows = await lake.run(`SELECT id, detail_type, source, "time", detail.noticeid AS notice_id, detail.userid AS user_id, detail.since AS since
+                                   FROM segment_events WHERE detail.segmentid = 'lake-check' ORDER BY detail."at"`);
+      expect(rows).toEqual(
+        published.slice(0, 2).map((e, i) => ({
+          id: e.id,
+          detail_type: ['Segment Entered', 'Segment Exited'][i],
+          source: SEGMENT_EVENT_SOURCE,
+          time: e.time,
+          notice_id: notices[i].id,
+          user_id: 'dana',
+          since: new Date(at - 5_000).toISOString(),
+        })),
+      );
+    } finally {
+      lake.close();
+    }
   });
 });

@@ -155,7 +155,8 @@ describe('Firehose delivery streams', () => {
   });
 
   it('serves each Direct PUT delivery stream a function writes to, by the name the function gets, under its prefix', async () => {
-    const directPut = ofType('AWS::KinesisFirehose::DeliveryStream').filter(([, d]) => d.Properties.DeliveryStreamType === 'DirectPut');
+    const functionTargets = new Set(runtime.model.functions.map((fn) => fn.environment[ENV.badEventsDeliveryStream]).filter(Boolean));
+    const directPut = ofType('AWS::KinesisFirehose::DeliveryStream').filter(([id, d]) => d.Properties.DeliveryStreamType === 'DirectPut' && functionTargets.has(localName(id)));
     expect(directPut).toHaveLength(1);
     const firehose = new FirehoseClient({ region: 'us-east-1', endpoint: runtime.endpoints.firehose, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
     for (const fn of runtime.model.functions) {
@@ -174,5 +175,31 @@ describe('Firehose delivery streams', () => {
     const object = await eventually(async () => lakeObjects(runtime.lakeDir, top).find((o) => o.lines.includes(`{"marker":"${marker}"}`)));
     expect([at, at + 60_000].map((t) => expandPrefix(prefix, t).slice(top.length + 1))).toContain(object.key.replace(/[^/]+$/, ''));
     firehose.destroy();
+  });
+
+  it("appends a newline to each record where the template's delivery stream does (AppendDelimiterToRecord), and nowhere else", () => {
+    const deliveryStreams = ofType('AWS::KinesisFirehose::DeliveryStream');
+    expect(deliveryStreams).toHaveLength(3);
+    for (const [id, d] of deliveryStreams) {
+      const processors: Array<{ Type: string }> = d.Properties.ExtendedS3DestinationConfiguration.ProcessingConfiguration?.Processors ?? [];
+      const local = runtime.model.deliveryStreams.find((l) => l.logicalId === id);
+      expect({ id, appendsNewline: local?.appendsNewline ?? false }).toEqual({ id, appendsNewline: processors.some((p) => p.Type === 'AppendDelimiterToRecord') });
+    }
+  });
+});
+
+describe('EventBridge rules', () => {
+  it('routes what is put on a bus to the target of each rule of the template with an event pattern, as the pattern says', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern !== undefined);
+    expect(rules).toHaveLength(1);
+    for (const [id, r] of rules) {
+      expect(runtime.model.rules.find((l) => l.logicalId === id)).toEqual({
+        logicalId: id,
+        busName: localName(r.Properties.EventBusName.Ref),
+        pattern: r.Properties.EventPattern,
+        deliveryStreamName: localName(r.Properties.Targets[0].Arn['Fn::GetAtt'][0]),
+      });
+    }
+    expect(runtime.model.rules).toHaveLength(rules.length);
   });
 });

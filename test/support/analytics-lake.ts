@@ -2,10 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { StreamEvent } from '../../lambdas/shared/domain/event-schema';
+import { SEGMENT_DETAIL_TYPES, SEGMENT_EVENT_SOURCE, SegmentEventDetail, segmentEventDetail } from '../../lambdas/shared/domain/segment-events';
+import type { SegmentNotice } from '../../lambdas/shared/domain/segment-membership';
 import type { BadEventLine } from '../../lambdas/shared/store/bad-event-store';
-import { LAKE_BAD_EVENTS_PREFIX } from '../../local/lake-query';
+import { deliverRecords } from '../../local/firehose';
+import { LAKE_BAD_EVENTS_PREFIX, LAKE_SEGMENT_EVENTS_PREFIX } from '../../local/lake-query';
 import { writeLakeBatch } from '../../local/lake-writer';
-import { mulberry32 } from '../../local/random';
+import { mulberry32, Random } from '../../local/random';
+import { LOCAL_ACCOUNT, LOCAL_REGION, LocalDeliveryStream } from '../../local/template-model';
 import { alias, DAY, EventOptions, group, HOUR, identify, iso, MINUTE, page, screen, SECOND, track } from './events';
 import { kinesisEvent, kinesisRecord } from './kinesis';
 
@@ -14,7 +18,8 @@ import { kinesisEvent, kinesisRecord } from './kinesis';
  * last 30 days and some before, with anonymous and known people, product views (every id key the analyses read),
  * adds and orders with products[], recommendation exposures of two variants with attributed clicks and orders,
  * late and future-stamped events, duplicates (the same messageId in another object, sometimes received later),
- * events just inside and just outside the window, and rejected events from both sources.
+ * events just inside and just outside the window, rejected events from both sources, and segment entries and exits
+ * (memberships of several segments, some begun before the window, some still going; late and repeated events).
  *
  * What is returned is what the lake holds, line by line, so tests can compute every answer independently.
  */
@@ -32,12 +37,42 @@ export interface BadEventRow extends BadEventLine {
   hour: string;
 }
 
+/** A segment event as EventBridge delivers it to a target. */
+export interface SegmentBusEvent {
+  version: '0';
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: SegmentEventDetail;
+}
+
+/** One line of `segment-events/`, and its partition (by arrival in the lake). */
+export interface SegmentEventRow {
+  event: SegmentBusEvent;
+  dt: string;
+  hour: string;
+}
+
+/** A generated segment membership (the truth the segment events tell): from `since` to `until` (absent: still in). */
+export interface SegmentMembership {
+  segmentId: string;
+  profileId: string;
+  since: number;
+  until?: number;
+}
+
 export interface AnalyticsLake {
   now: number;
   /** First UTC day of the 30-day window: `current_date - 30 days`, `YYYY-MM-DD`. */
   startDay: string;
   rows: LakeRow[];
   badEvents: BadEventRow[];
+  segmentEvents: SegmentEventRow[];
+  segmentMemberships: SegmentMembership[];
 }
 
 export const EXPOSURE_EVENT = 'Recommendations Shown';
@@ -244,7 +279,8 @@ export async function buildAnalyticsLake(lakeDir: string, now: number = Date.now
   }
 
   const badEvents = writeBadEvents(lakeDir, dayStart, random, now);
-  return { now, startDay: iso(dayStart(30)).slice(0, 10), rows, badEvents };
+  const { memberships: segmentMemberships, rows: segmentEvents } = await writeSegmentEvents(lakeDir, dayStart, now);
+  return { now, startDay: iso(dayStart(30)).slice(0, 10), rows, badEvents, segmentEvents, segmentMemberships };
 }
 
 /** Rejected events from ingest and the processor, some truncated, one delivered twice, one before the window. */
@@ -291,6 +327,120 @@ function writeBadEvents(lakeDir: string, dayStart: (daysAgo: number) => number, 
     fs.writeFileSync(file, zlib.gzipSync(text));
   }
   return rows;
+}
+
+/** The segment events' delivery stream, as the template defines it: arrival-hour partitions, a newline after each record. */
+const SEGMENT_EVENTS_STREAM: LocalDeliveryStream = {
+  logicalId: 'SegmentEventsDelivery',
+  name: 'segment-events',
+  arn: 'arn:aws:firehose:us-east-1:000000000000:deliverystream/segment-events',
+  type: 'DirectPut',
+  prefix: `${LAKE_SEGMENT_EVENTS_PREFIX}/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`,
+  appendsNewline: true,
+};
+
+/**
+ * Segment memberships of 16 people in three segments over the last 60 days, and the entry and exit events they
+ * give, written as the segment bus's rule delivers them (through the local Firehose's Direct PUT delivery):
+ * - `cart-abandoners`: memberships of minutes to hours; `vip`: of days to weeks, some begun before the window and
+ *   some still going; `winback`: long ones, several begun before the window;
+ * - most events reach the lake within seconds, some hours late (a retried publish), so some cross midnight;
+ * - about one in eight is there twice: the same event again (a Firehose retry), or published again (a new event id,
+ *   the same `noticeId`), up to a day later;
+ * - fixed cases at the window's edges (see below).
+ * No event reaches the lake after `now` (those are not there yet).
+ */
+async function writeSegmentEvents(lakeDir: string, dayStart: (daysAgo: number) => number, now: number): Promise<{ memberships: SegmentMembership[]; rows: SegmentEventRow[] }> {
+  const random = mulberry32(5_150);
+  const latest = now - 2 * MINUTE;
+  const memberships: SegmentMembership[] = [];
+  const profiles = Array.from({ length: 16 }, (_, i) => (i % 4 === 3 ? `anon#visitor-${pad(i)}` : `user#member-${pad(i)}`));
+  const durations: Record<string, () => number> = {
+    'cart-abandoners': () => (10 + Math.floor(random() * 170)) * MINUTE,
+    vip: () => (2 + Math.floor(random() * 20)) * DAY + Math.floor(random() * DAY),
+    winback: () => (20 + Math.floor(random() * 40)) * DAY,
+  };
+  for (const profileId of profiles) {
+    for (const [segmentId, duration] of Object.entries(durations)) {
+      // Consecutive memberships of one person in one segment, from 60 days ago to now, a day or more apart.
+      let since = dayStart(60) + Math.floor(random() * 20 * DAY);
+      while (since < latest) {
+        const until = since + duration();
+        memberships.push({ segmentId, profileId, since, ...(until <= latest ? { until } : {}) });
+        since = until + Math.floor((1 + random() * 6) * DAY);
+      }
+    }
+  }
+  // Fixed: entered a minute before the window, published in it (so its partition is in the window), left in it.
+  memberships.push({ segmentId: 'vip', profileId: 'user#edge-1', since: dayStart(30) - MINUTE, until: dayStart(12) + 3 * HOUR });
+  // Fixed: entered at the very first instant of the window, and still in.
+  memberships.push({ segmentId: 'vip', profileId: 'user#edge-2', since: dayStart(30) });
+  // Fixed: left at the very first instant of the window.
+  memberships.push({ segmentId: 'winback', profileId: 'user#edge-3', since: dayStart(45), until: dayStart(30) });
+  // Fixed: the only membership of a segment, over before the window, its exit published in it (the segment is not listed).
+  memberships.push({ segmentId: 'spring-sale', profileId: 'user#edge-4', since: dayStart(33), until: dayStart(30) - MINUTE });
+
+  const events = memberships.flatMap((m) => [notice(m, 'entered', m.since), ...(m.until !== undefined ? [notice(m, 'exited', m.until)] : [])]);
+  const rows: SegmentEventRow[] = [];
+  for (const n of events) {
+    const arrival = arrivalOf(n, random, latest);
+    const event = busEvent(n, random);
+    rows.push({ event, ...partitionOf(arrival) });
+    if (random() < 0.06) rows.push({ event, ...partitionOf(Math.min(arrival + SECOND, latest)) });
+    else if (random() < 0.07) rows.push({ event: { ...event, id: uuidOf(random) }, ...partitionOf(Math.min(arrival + Math.floor(random() * DAY), latest)) });
+  }
+  await writeSegmentEventObjects(lakeDir, rows);
+  return { memberships, rows };
+}
+
+/** The notice of a membership's entry or exit, as the profile processor and the segment clock produce it. */
+function notice(m: SegmentMembership, type: SegmentNotice['type'], at: number): SegmentNotice {
+  const userId = m.profileId.startsWith('user#') ? m.profileId.slice('user#'.length) : undefined;
+  return { id: `${m.segmentId}/${m.profileId}/${m.since}/${type}`, type, segmentId: m.segmentId, profileId: m.profileId, ...(userId ? { userId } : {}), at, since: m.since, reason: 'condition' };
+}
+
+/** Fixed publishing delays: transitions just before the window that reach the lake in it. */
+const FIXED_DELAYS: Record<string, number> = { 'vip/user#edge-1/entered': 6 * MINUTE, 'spring-sale/user#edge-4/exited': 3 * MINUTE };
+
+/** When a notice's event reaches the lake: seconds after the transition, sometimes hours. */
+function arrivalOf(n: SegmentNotice, random: Random, latest: number): number {
+  const fixed = FIXED_DELAYS[`${n.segmentId}/${n.profileId}/${n.type}`];
+  if (fixed !== undefined) return n.at + fixed;
+  const delay = random() < 0.1 ? Math.floor((1 + random() * 5) * HOUR) : Math.floor(random() * 30 * SECOND);
+  return Math.min(n.at + delay, latest);
+}
+
+/** A notice's event as EventBridge delivers it (`time`: the transition, to the second). */
+function busEvent(n: SegmentNotice, random: Random): SegmentBusEvent {
+  return {
+    version: '0',
+    id: uuidOf(random),
+    'detail-type': SEGMENT_DETAIL_TYPES[n.type],
+    source: SEGMENT_EVENT_SOURCE,
+    account: LOCAL_ACCOUNT,
+    time: iso(Math.floor(n.at / SECOND) * SECOND).replace('.000Z', 'Z'),
+    region: LOCAL_REGION,
+    resources: [],
+    detail: segmentEventDetail(n),
+  };
+}
+
+const uuidOf = (random: Random) => Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16)).join('').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+
+/** One object per arrival hour, and the second copies in objects of their own, delivered as the rule delivers them. */
+async function writeSegmentEventObjects(lakeDir: string, rows: readonly SegmentEventRow[]): Promise<void> {
+  const objects = new Map<string, SegmentEventRow[]>();
+  const seen = new Set<string>();
+  for (const row of rows) {
+    const copy = seen.has(row.event.detail.noticeId) ? 'again' : 'first';
+    seen.add(row.event.detail.noticeId);
+    const key = `${row.dt} ${row.hour} ${copy}`;
+    objects.set(key, [...(objects.get(key) ?? []), row]);
+  }
+  for (const lines of objects.values()) {
+    const at = Date.parse(`${lines[0].dt}T${lines[0].hour}:00:00Z`);
+    await deliverRecords(SEGMENT_EVENTS_STREAM, lakeDir, lines.map((line) => Buffer.from(JSON.stringify(line.event))), at);
+  }
 }
 
 /**

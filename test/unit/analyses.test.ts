@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { loadAnalyses } from '../../analytics';
 import type { StreamEvent } from '../../lambdas/shared/domain/event-schema';
 import { LakeQuery, openLake, Row } from '../../local/lake-query';
-import { AnalyticsLake, BadEventRow, buildAnalyticsLake, EXPERIMENT, EXPOSURE_EVENT, LakeRow, standardNormalCdf } from '../support/analytics-lake';
-import { DAY } from '../support/events';
+import { AnalyticsLake, BadEventRow, buildAnalyticsLake, EXPERIMENT, EXPOSURE_EVENT, LakeRow, SegmentEventRow, SegmentMembership, standardNormalCdf } from '../support/analytics-lake';
+import { DAY, iso } from '../support/events';
 
 /**
  * Every saved analysis (analytics/*.sql) runs on DuckDB through `openLake`, over a generated lake, and must give
@@ -381,6 +381,46 @@ function rejectedEvents(lake: AnalyticsLake): Row[] {
   return rows.sort((a, b) => b.rejected - a.rejected || byText(a.source, b.source) || byText(a.reason, b.reason));
 }
 
+/** Every UTC day from `first` to `last`, both included. */
+const daysFrom = (first: string, last: string): string[] =>
+  Array.from({ length: daysBetween(first, last) + 1 }, (_, i) => new Date(Date.parse(`${first}T00:00:00Z`) + i * DAY).toISOString().slice(0, 10));
+
+/** Segment event lines in partitions of the window, each transition once (first copy by partition, then event id). */
+const segmentTransitions = (lake: AnalyticsLake) =>
+  numberCopies(lake.segmentEvents.filter((r) => r.dt >= lake.startDay), (r: SegmentEventRow) => r.event.detail.noticeId, (r) => [r.dt, r.hour, r.event.id])
+    .filter((c) => c.copy === 1)
+    .map((c) => c.row.event.detail);
+
+/**
+ * Per segment with a transition in the window, per day of the window: the day's entries and exits, the running
+ * net change, and the memberships begun in the window still open at the day's end, tracked one by one.
+ */
+function segmentSizes(lake: AnalyticsLake): Row[] {
+  const transitions = segmentTransitions(lake).filter((d) => dayOf(d.at) >= lake.startDay);
+  const days = daysFrom(lake.startDay, currentDay(lake));
+  return sortedGroups(transitions, (d) => d.segmentId).flatMap(([segmentId, own]) => {
+    let netChange = 0;
+    const joinedInWindow = new Set<string>();
+    return days.map((day) => {
+      const ofDay = own.filter((d) => dayOf(d.at) === day).sort((a, b) => byText(a.at, b.at));
+      for (const d of ofDay) {
+        const membership = `${d.profileId} ${d.since}`;
+        netChange += d.type === 'entered' ? 1 : -1;
+        if (d.type === 'entered') joinedInWindow.add(membership);
+        else joinedInWindow.delete(membership);
+      }
+      return {
+        day,
+        segment_id: segmentId,
+        entries: countIf(ofDay, (d) => d.type === 'entered'),
+        exits: countIf(ofDay, (d) => d.type === 'exited'),
+        net_change: netChange,
+        members_joined_in_window: joinedInWindow.size,
+      };
+    });
+  });
+}
+
 /** The expected rows of every analysis, by file name. An analysis without an entry here fails the suite. */
 const EXPECTED: Record<string, (lake: AnalyticsLake) => Row[]> = {
   'daily-active-users': dailyActiveUsers,
@@ -394,6 +434,7 @@ const EXPECTED: Record<string, (lake: AnalyticsLake) => Row[]> = {
   'data-quality-late-events': lateEvents,
   'data-quality-null-rates': nullRates,
   'data-quality-rejected-events': rejectedEvents,
+  'segment-sizes': segmentSizes,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -432,7 +473,7 @@ describe('saved analyses (analytics/*.sql) on the local lake', () => {
   it('every analysis prunes partitions to the last 30 days and de-duplicates', () => {
     for (const { name, sql } of analyses) {
       expect({ name, prunes: sql.includes("dt >= CAST(CAST(current_date - INTERVAL '30' DAY AS DATE) AS VARCHAR)") }).toEqual({ name, prunes: true });
-      expect({ name, deduplicates: /row_number\(\) OVER \(PARTITION BY (messageid|id) ORDER BY/.test(sql) }).toEqual({ name, deduplicates: true });
+      expect({ name, deduplicates: /row_number\(\) OVER \(PARTITION BY (messageid|id|detail\.noticeid) ORDER BY/.test(sql) }).toEqual({ name, deduplicates: true });
     }
   });
 
@@ -451,6 +492,38 @@ describe('saved analyses (analytics/*.sql) on the local lake', () => {
     }
     expect(countIf(events, (e) => e.event === 'Product Clicked' && scalar(props(e), 'recommendationId') !== null)).toBeGreaterThan(0);
     expect(new Set(lake.badEvents.map((b) => b.source))).toEqual(new Set(['ingest', 'processor']));
+
+    const segmentLines = lake.segmentEvents.filter((r) => r.dt >= lake.startDay);
+    const transitionCopies = [...groupBy(segmentLines, (r) => r.event.detail.noticeId).values()];
+    expect(countIf(transitionCopies, (c) => c.length > 1 && c[0].event.id === c[1].event.id)).toBeGreaterThan(5); // delivered twice
+    expect(countIf(transitionCopies, (c) => c.length > 1 && c[0].event.id !== c[1].event.id)).toBeGreaterThan(5); // published twice
+    expect(countIf(transitionCopies, (c) => new Set(c.map((r) => r.dt)).size > 1)).toBeGreaterThan(0); // copies on two days
+    expect(lake.segmentEvents.some((r) => r.dt < lake.startDay)).toBe(true);
+    expect(segmentLines.some((r) => dayOf(r.event.detail.at) < lake.startDay)).toBe(true); // published in the window, happened before
+    const transitions = segmentTransitions(lake).filter((d) => dayOf(d.at) >= lake.startDay);
+    expect(new Set(transitions.map((d) => d.segmentId)).size).toBe(3);
+    expect(new Set(segmentLines.map((r) => r.event.detail.segmentId)).size).toBe(4); // one with no transition in the window
+    expect(countIf(transitions, (d) => d.type === 'exited' && dayOf(d.since) < lake.startDay)).toBeGreaterThan(5); // joined before the window
+    expect(countIf(transitions, (d) => d.type === 'exited' && dayOf(d.since) < dayOf(d.at))).toBeGreaterThan(10); // across days
+    expect(lake.segmentMemberships.some((m) => m.until === undefined && iso(m.since).slice(0, 10) < lake.startDay)).toBe(true); // no event in the window
+  });
+
+  it('segment-sizes tells the sizes of the generated memberships: the change since the window began, and the members who joined in it', async () => {
+    const rows = await query.run(analyses.find((a) => a.name === 'segment-sizes')?.sql as string);
+    const windowStart = Date.parse(`${lake.startDay}T00:00:00Z`);
+    /** Whether the membership holds at an instant (a member from `since` on, until `until`). */
+    const holdsAt = (m: SegmentMembership, instant: number) => m.since < instant && (m.until === undefined || m.until >= instant);
+    expect(rows).toHaveLength(3 * 31);
+    for (const { day, segment_id, net_change, members_joined_in_window } of rows) {
+      const endOfDay = Date.parse(`${day}T00:00:00Z`) + DAY;
+      const own = lake.segmentMemberships.filter((m) => m.segmentId === segment_id);
+      expect({ day, segment_id, net_change, members_joined_in_window }).toEqual({
+        day,
+        segment_id,
+        net_change: countIf(own, (m) => holdsAt(m, endOfDay)) - countIf(own, (m) => holdsAt(m, windowStart)),
+        members_joined_in_window: countIf(own, (m) => m.since >= windowStart && holdsAt(m, endOfDay)),
+      });
+    }
   });
 
   it.each(analyses.map((a) => [a.name, a] as const))('%s gives the values computed from the generated events', async (name, analysis) => {

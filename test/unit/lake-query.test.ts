@@ -2,7 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { LAKE_BAD_EVENTS_PREFIX, LakeQuery, openLake, toDuckDb } from '../../local/lake-query';
+import { SEGMENT_EVENT_SOURCE, segmentEventDetail } from '../../lambdas/shared/domain/segment-events';
+import { LAKE_TABLES } from '../../lib/constructs/analytics';
+import { deliverRecords } from '../../local/firehose';
+import { LAKE_BAD_EVENTS_PREFIX, LAKE_SEGMENT_EVENTS_PREFIX, LakeQuery, openLake, toDuckDb } from '../../local/lake-query';
 import { writeLakeBatch } from '../../local/lake-writer';
 import { HOUR, identify, T0, track } from '../support/events';
 import { standardNormalCdf } from '../support/analytics-lake';
@@ -86,6 +89,70 @@ describe('openLake (DuckDB over the local lake)', () => {
     expect(await lake.run('SELECT count(*) AS n FROM events')).toEqual([{ n: 0 }]);
   });
 
+  /** A segment event as the segment bus's rule delivers it, through the local Firehose (a newline appended). */
+  const segmentEvent = (id: string, type: 'entered' | 'exited', userId?: string) => ({
+    version: '0',
+    id,
+    'detail-type': type === 'entered' ? 'Segment Entered' : 'Segment Exited',
+    source: SEGMENT_EVENT_SOURCE,
+    account: '000000000000',
+    time: '2024-05-01T12:00:00Z',
+    region: 'us-east-1',
+    resources: [],
+    detail: segmentEventDetail({ id: `vip/p/${T0}/${type}`, type, segmentId: 'vip', profileId: 'p', ...(userId ? { userId } : {}), at: T0, since: T0, reason: 'condition' }),
+  });
+  const deliverSegmentEvents = (events: object[]) =>
+    deliverRecords(
+      { logicalId: 'S', name: 'segment-events', arn: 'arn:s', type: 'DirectPut', prefix: `${LAKE_SEGMENT_EVENTS_PREFIX}/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`, appendsNewline: true },
+      lakeDir,
+      events.map((e) => Buffer.from(JSON.stringify(e))),
+      T0,
+    );
+
+  it('reads segment events from segment-events/ as the segment_events table: detail-type as detail_type, detail as a struct with lowercase fields', async () => {
+    await deliverSegmentEvents([segmentEvent('e1', 'entered', 'u1'), segmentEvent('e2', 'exited')]);
+    lake = await openLake(lakeDir);
+    expect(await lake.run('SELECT * FROM segment_events ORDER BY id')).toEqual([
+      {
+        id: 'e1',
+        detail_type: 'Segment Entered',
+        source: SEGMENT_EVENT_SOURCE,
+        time: '2024-05-01T12:00:00Z',
+        detail: { noticeid: `vip/p/${T0}/entered`, type: 'entered', segmentid: 'vip', profileid: 'p', userid: 'u1', at: '2024-05-01T12:00:00.000Z', since: '2024-05-01T12:00:00.000Z', reason: 'condition' },
+        dt: '2024-05-01',
+        hour: '12',
+      },
+      expect.objectContaining({ id: 'e2', detail_type: 'Segment Exited', detail: expect.objectContaining({ type: 'exited', userid: null }) }),
+    ]);
+    // Fields are read as Trino reads them: detail.<field>, in any case; "at" quoted (a keyword in DuckDB).
+    expect(await lake.run(`SELECT detail.segmentId AS segment, detail."at" AS at_time FROM segment_events WHERE detail.type = 'exited'`)).toEqual([
+      { segment: 'vip', at_time: '2024-05-01T12:00:00.000Z' },
+    ]);
+  });
+
+  it.each([
+    ['segment_events', 'segmentEvents'],
+    ['bad_events', 'badEvents'],
+  ] as const)('gives %s the columns and types of its Glue table, with objects and without', async (view, table) => {
+    /** A Glue type as DuckDB spells it: string → VARCHAR, struct<a:string> → STRUCT(a VARCHAR). */
+    const duckDbType = (glue: string): string =>
+      glue.startsWith('struct<')
+        ? `STRUCT(${glue.slice('struct<'.length, -1).split(',').map((field) => `${field.split(':')[0]} ${duckDbType(field.split(':')[1])}`).join(', ')})`
+        : ({ string: 'VARCHAR', boolean: 'BOOLEAN' } as Record<string, string>)[glue];
+    const glueColumns = [...LAKE_TABLES[table].columns, { name: 'dt', type: 'string' }, { name: 'hour', type: 'string' }];
+    const describe = async () =>
+      (await (lake as LakeQuery).run(`DESCRIBE ${view}`)).map((c) => ({ name: c.column_name, type: String(c.column_type).replace(/"/g, '') }));
+
+    lake = await openLake(lakeDir);
+    expect(await describe()).toEqual(glueColumns.map((c) => ({ name: c.name, type: duckDbType(c.type) })));
+    lake.close();
+    await deliverSegmentEvents([segmentEvent('e1', 'entered')]);
+    fs.mkdirSync(path.join(lakeDir, LAKE_BAD_EVENTS_PREFIX, 'dt=2024-05-01', 'hour=12'), { recursive: true });
+    fs.writeFileSync(path.join(lakeDir, LAKE_BAD_EVENTS_PREFIX, 'dt=2024-05-01', 'hour=12', 'b.json.gz'), zlib.gzipSync('{"id":"b1"}\n'));
+    lake = await openLake(lakeDir);
+    expect(await describe()).toEqual(glueColumns.map((c) => ({ name: c.name, type: duckDbType(c.type) })));
+  });
+
   it('has the Trino functions the analyses use, with Trino’s results', async () => {
     lake = await openLake(lakeDir);
     const [row] = await lake.run(`
@@ -115,6 +182,10 @@ describe('openLake (DuckDB over the local lake)', () => {
       counted_nothing: 0, // DuckDB's built-in count_if gives NULL here
       counted_null: 0,
     });
+    // sequence of dates, unnested as the analyses use it: every day, both ends included.
+    const days = async (from: string, to: string) => (await (lake as LakeQuery).run(`SELECT day FROM UNNEST(sequence(DATE '${from}', DATE '${to}')) AS t(day) ORDER BY day`)).map((r) => r.day);
+    expect(await days('2024-02-28', '2024-03-01')).toEqual(['2024-02-28', '2024-02-29', '2024-03-01']);
+    expect(await days('2024-05-01', '2024-05-01')).toEqual(['2024-05-01']);
   });
 
   it('explodes a JSON array with Trino’s CAST(… AS ARRAY(JSON)) and CROSS JOIN UNNEST', async () => {

@@ -36,6 +36,7 @@ describe('the local Firehose endpoint', () => {
   const deliveryStreams: LocalDeliveryStream[] = [
     { logicalId: 'BadEvents', name: 'bad-events', arn: 'arn:bad', type: 'DirectPut', prefix: BAD_EVENTS_PREFIX },
     { logicalId: 'Events', name: 'events', arn: 'arn:events', type: 'KinesisStreamAsSource', sourceStreamId: 'Stream', prefix: EVENTS_PREFIX },
+    { logicalId: 'SegmentEvents', name: 'segment-events', arn: 'arn:segment-events', type: 'DirectPut', prefix: 'segment-events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/', appendsNewline: true },
   ];
   let lakeDir: string;
   let server: Server;
@@ -72,6 +73,13 @@ describe('the local Firehose endpoint', () => {
     for (const { key } of written) expect(key).toMatch(/^bad-events\/dt=2024-05-01\/hour=07\/bad-events-20240501070809-[0-9a-f-]{36}\.json\.gz$/);
     expect(written.map((o) => o.text).sort()).toEqual(['{"a":1}\n{"b":2}\n', '{"c":3}\n']);
     expect((fs.readdirSync(lakeDir, { recursive: true }) as string[]).filter((key) => key.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('appends a newline to each record when the delivery stream has an AppendDelimiterToRecord processor', async () => {
+    now = Date.UTC(2024, 4, 3, 1);
+    const out = await client.send(new PutRecordBatchCommand({ DeliveryStreamName: 'segment-events', Records: [{ Data: Buffer.from('{"a":1}') }, { Data: Buffer.from('{"b":2}') }] }));
+    expect(out.FailedPutCount).toBe(0);
+    expect(objects().filter((o) => o.key.startsWith('segment-events/dt=2024-05-03/hour=01/')).map((o) => o.text)).toEqual(['{"a":1}\n{"b":2}\n']);
   });
 
   it('refuses unknown delivery streams, Kinesis-sourced ones, oversized records and other actions, with clear errors', async () => {

@@ -114,25 +114,30 @@ it('erases a person at once by any id: ids suppressed, devices unlinked, profile
   expect((await t.call('GET', '/v1/profiles/{userId}/export', { userId: 'ada' })).status).toBe(404);
 });
 
-it('completes an erasure after the settle time, retrying a failed lake step without publishing the segment exits twice, and keeps no personal data', async () => {
+it('completes an erasure after the settle time, its segment exits published first and landed, a failed lake step retried, and keeps no personal data', async () => {
   const t = await setup();
   await t.call('DELETE', '/v1/profiles/{userId}', { userId: 'ada' });
-  expect(await runErasures(t.deps)).toEqual({ due: 0, completed: 0, failed: 0 });
+  expect(await runErasures(t.deps)).toEqual({ due: 0, completed: 0, waiting: 0, failed: 0 });
 
+  // First due run: the exits are published; the lake waits until they have landed in the lake too.
   t.setNow(T0 + 181_000);
-  t.lakeState.failing = true;
-  expect(await runErasures(t.deps)).toEqual({ due: 1, completed: 0, failed: 1 });
-  expect((await t.call('GET', '/v1/erasures/{erasureId}', { erasureId: 'erasure-1' })).body).toMatchObject({ status: 'pending', attempts: 1, lastError: 'Athena query failed' });
+  expect(await runErasures(t.deps)).toEqual({ due: 1, completed: 0, waiting: 1, failed: 0 });
   expect(t.published.map((n) => [n.type, n.segmentId, n.profileId, n.reason])).toEqual([['exited', 'viewers', 'user#ada', 'erased']]);
+  expect(await runErasures(t.deps)).toEqual({ due: 0, completed: 0, waiting: 0, failed: 0 });
+
+  t.setNow(T0 + 2 * 181_000);
+  t.lakeState.failing = true;
+  expect(await runErasures(t.deps)).toEqual({ due: 1, completed: 0, waiting: 0, failed: 1 });
+  expect((await t.call('GET', '/v1/erasures/{erasureId}', { erasureId: 'erasure-1' })).body).toMatchObject({ status: 'pending', attempts: 1, lastError: 'Athena query failed' });
 
   t.lakeState.failing = false;
-  expect(await runErasures(t.deps)).toEqual({ due: 1, completed: 1, failed: 0 });
+  expect(await runErasures(t.deps)).toEqual({ due: 1, completed: 1, waiting: 0, failed: 0 });
   expect(t.published).toHaveLength(1);
   expect(t.erased).toEqual([['ada', 'phone']]);
   const done = (await t.call('GET', '/v1/erasures/{erasureId}', { erasureId: 'erasure-1' })).body;
   expect(done).toMatchObject({ status: 'complete', result: { profilesDeleted: 2, idsSuppressed: 2 } });
   expect(JSON.stringify(t.erasures.records.get('erasure-1'))).not.toMatch(/ada|phone/);
-  expect(await runErasures(t.deps)).toEqual({ due: 0, completed: 0, failed: 0 });
+  expect(await runErasures(t.deps)).toEqual({ due: 0, completed: 0, waiting: 0, failed: 0 });
   expect((await t.call('GET', '/v1/erasures/{erasureId}', { erasureId: 'nope' })).status).toBe(404);
 });
 

@@ -17,12 +17,14 @@ import { isPlainObject } from './json';
  *   of removing.
  * - `errors/`: Firehose's error output, the record in base64 `rawData`: decoded, a stream record (read like a
  *   rejected payload) or, for the bad-events delivery stream, a bad-event line.
+ * - `segment-events/`: a segment entry or exit as EventBridge delivered it: its `detail.userId`, or the id inside
+ *   its `detail.profileId` (`user#<id>`, `anon#<id>`).
  * A line that is not JSON at all (a damaged line) is the person's only if it holds one of their ids as a JSON string
  * literal, directly or escaped once more (inside a bad event's payload); otherwise it is kept.
  */
 
 /** Top-level prefixes of the lake bucket (the same as `LAKE_PREFIXES` in lib/constructs/event-lake.ts). */
-export const LAKE_OBJECT_PREFIXES = { events: 'events/', badEvents: 'bad-events/', errors: 'errors/' } as const;
+export const LAKE_OBJECT_PREFIXES = { events: 'events/', badEvents: 'bad-events/', errors: 'errors/', segmentEvents: 'segment-events/' } as const;
 export type LakeObjectKind = keyof typeof LAKE_OBJECT_PREFIXES;
 
 /** The kind of lake object a key names, from its top-level prefix. */
@@ -41,7 +43,17 @@ export function lakeLineMatches(kind: LakeObjectKind, line: string, ids: Readonl
       return parsedLineMatches(line, ids, badEventMatches);
     case 'errors':
       return parsedLineMatches(line, ids, errorRecordMatches);
+    case 'segmentEvents':
+      return parsedLineMatches(line, ids, segmentEventMatches);
   }
+}
+
+/** A segment event: the person's userId, or their profile id (`user#…`, `anon#…`), in its detail. */
+function segmentEventMatches(line: unknown, ids: ReadonlySet<string>): boolean {
+  const detail = isPlainObject(line) ? line.detail : undefined;
+  if (!isPlainObject(detail)) return false;
+  const profileId = typeof detail.profileId === 'string' ? detail.profileId : '';
+  return isOneOf(detail.userId, ids) || ids.has(profileId.slice(profileId.indexOf('#') + 1));
 }
 
 /** Whether a message (an event, as sent or as streamed) names one of the ids. */
@@ -113,7 +125,7 @@ function parseJson(text: string): unknown {
 }
 
 /** The lake's Glue tables that locating queries read (`errors/` is not catalogued: it is listed instead). */
-export type LakeTableName = 'events' | 'bad_events';
+export type LakeTableName = 'events' | 'bad_events' | 'segment_events';
 
 /** Column of every locating query's result: the object's path (`s3://bucket/key` in Athena, a file path in DuckDB). */
 export const OBJECT_PATH_COLUMN = 'object_path';
@@ -151,6 +163,10 @@ export function lakeObjectQueries(ids: ReadonlySet<string>, tables: readonly Lak
 function tableCondition(table: LakeTableName, ids: readonly string[]): string {
   const list = ids.map(sqlString).join(', ');
   if (table === 'events') return `userid IN (${list}) OR anonymousid IN (${list}) OR previousid IN (${list})`;
+  if (table === 'segment_events') {
+    const profileIds = ids.flatMap((id) => [`user#${id}`, `anon#${id}`]).map(sqlString).join(', ');
+    return `detail.userid IN (${list}) OR detail.profileid IN (${profileIds})`;
+  }
   // A payload that names an id as a JSON value holds its JSON string literal (strpos: no LIKE wildcards to escape).
   const literals = ids.map((id) => `strpos(payload, ${sqlString(JSON.stringify(id))}) > 0`);
   return [`partitionkey IN (${list})`, ...literals].join(' OR ');

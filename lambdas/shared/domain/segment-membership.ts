@@ -93,9 +93,12 @@ export function settleMemberships(
   return { memberships: { segments, ...(changesAt !== undefined ? { changesAt } : {}) }, notices };
 }
 
-/** Exit notices for every membership of a profile that ends as a whole (merged into another, erased). */
+/**
+ * Exit notices for every membership of a profile that ends as a whole (merged into another, erased). A membership
+ * never ends before it began, even when the writer that ends it read the clock a moment before the one that began it.
+ */
 export function exitAll(profile: Pick<ProfileState, 'profileId' | 'userId'>, memberships: Memberships, nowMs: number, reason: NoticeReason): SegmentNotice[] {
-  return Object.entries(memberships.segments).map(([segmentId, m]) => notice('exited', segmentId, profile, nowMs, m.since, reason));
+  return Object.entries(memberships.segments).map(([segmentId, m]) => notice('exited', segmentId, profile, Math.max(nowMs, m.since), m.since, reason));
 }
 
 /** Pending notices and new ones, the newest `MAX_PENDING_NOTICES` kept, and how many older ones were dropped. */

@@ -103,7 +103,7 @@ export interface EraseOptions {
 
 /**
  * Removes every line of the person (`ids`: all their userIds and anonymousIds) from the lake: the objects the
- * finder gives for `events` and `bad_events`, and every object under `errors/` (not catalogued). Every object is
+ * finder gives for `events`, `bad_events` and `segment_events`, and every object under `errors/` (not catalogued). Every object is
  * tried; if some fail (a damaged object, a failed write), the others are still erased and an `AggregateError`
  * naming the failed keys is thrown at the end, so a retry has only those left to do.
  */
@@ -134,7 +134,7 @@ export async function eraseFromLake(ids: ReadonlySet<string>, lake: LakeAccess, 
 /** The keys `eraseFromLake` erases from, sorted, each once (to distribute the work, e.g. one object per task). */
 export async function lakeObjectsToErase(ids: ReadonlySet<string>, lake: LakeAccess): Promise<string[]> {
   if (!hasIds(ids)) return [];
-  const keys = new Set(await lake.finder.objectsHolding(ids, ['events', 'bad_events']));
+  const keys = new Set(await lake.finder.objectsHolding(ids, ['events', 'bad_events', 'segment_events']));
   for await (const key of lake.objects.list(LAKE_OBJECT_PREFIXES.errors)) keys.add(key);
   return [...keys].sort();
 }

@@ -1,4 +1,5 @@
 import { EventBridgeClient, PutEventsCommand, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { SEGMENT_DETAIL_TYPES, SEGMENT_EVENT_SOURCE, segmentEventDetail } from '../domain/segment-events';
 import { SegmentNotice } from '../domain/segment-membership';
 import { DEFAULT_RETRY, putAllWithRetry, RetryPolicy } from './retry';
 
@@ -8,27 +9,14 @@ export interface SegmentBus {
   publish(notices: readonly SegmentNotice[]): Promise<void>;
 }
 
-/** `source` of every segment event on the bus: what an EventBridge rule matches. */
-export const SEGMENT_EVENT_SOURCE = 'personalization.segments';
-/** `detail-type` of entries and exits. */
-export const SEGMENT_DETAIL_TYPES = { entered: 'Segment Entered', exited: 'Segment Exited' } as const;
-
 /** PutEvents: 10 entries and 256 KB per call. */
 const PUT_EVENTS_LIMITS = { maxEntries: 10, maxBytes: 256 * 1024, maxEntryBytes: 256 * 1024 };
 
 /**
- * The detail of a segment event: the notice with its times as ISO strings. `noticeId` is the same for the same
- * transition, so a subscriber can de-duplicate.
- */
-export function segmentEventDetail(notice: SegmentNotice): Record<string, unknown> {
-  const { id, at, since, ...rest } = notice;
-  return { noticeId: id, ...rest, at: new Date(at).toISOString(), since: new Date(since).toISOString() };
-}
-
-/**
  * Segment events on an EventBridge bus (`source` `personalization.segments`, `detail-type` `Segment Entered` or
- * `Segment Exited`, `time` the transition's time), for email, CMS, CRM and webhook rules to subscribe to. Entries
- * EventBridge reports as failed are retried with backoff; what still fails makes `publish` throw.
+ * `Segment Exited`, `time` the transition's time, `detail` the notice: see `domain/segment-events.ts`), for email,
+ * CMS, CRM and webhook rules to subscribe to. Entries EventBridge reports as failed are retried with backoff; what
+ * still fails makes `publish` throw.
  */
 export class EventBridgeSegmentBus implements SegmentBus {
   constructor(
