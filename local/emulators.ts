@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
-import { createServer, Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
+import { awsJsonServer } from './aws-json';
 import { eventBusStub } from './event-bus';
 import { deliverRecords, firehoseStub } from './firehose';
 import type { LocalBusRule, LocalDeliveryStream, LocalEventBus } from './template-model';
@@ -76,27 +77,18 @@ export function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<st
 
 /** Secrets Manager's GetSecretValue (AWS JSON 1.1 protocol); every other action is refused. */
 function secretsManagerStub(secrets: SecretValues): Server {
-  return createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => (body += chunk));
-    req.on('end', () => {
-      const reply = (status: number, payload: object) => {
-        res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify(payload));
-      };
-      const target = String(req.headers['x-amz-target'] ?? '');
-      if (target !== 'secretsmanager.GetSecretValue') {
-        return reply(400, { __type: 'InvalidRequestException', message: `The local Secrets Manager only supports GetSecretValue, not ${target}` });
-      }
-      let secretId = '';
-      try {
-        secretId = JSON.parse(body).SecretId ?? '';
-      } catch {
-        return reply(400, { __type: 'InvalidRequestException', message: 'Malformed request body' });
-      }
-      const value = secrets.get(secretId);
-      if (value === undefined) return reply(400, { __type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret: ${secretId}` });
-      return reply(200, { ARN: secretId, Name: secretId.split(':').pop(), SecretString: value, VersionId: 'local', VersionStages: ['AWSCURRENT'], CreatedDate: 0 });
-    });
+  return awsJsonServer((target, body, reply) => {
+    if (target !== 'secretsmanager.GetSecretValue') {
+      return reply(400, { __type: 'InvalidRequestException', message: `The local Secrets Manager only supports GetSecretValue, not ${target}` });
+    }
+    let secretId = '';
+    try {
+      secretId = JSON.parse(body.toString('utf8')).SecretId ?? '';
+    } catch {
+      return reply(400, { __type: 'InvalidRequestException', message: 'Malformed request body' });
+    }
+    const value = secrets.get(secretId);
+    if (value === undefined) return reply(400, { __type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret: ${secretId}` });
+    return reply(200, { ARN: secretId, Name: secretId.split(':').pop(), SecretString: value, VersionId: 'local', VersionStages: ['AWSCURRENT'], CreatedDate: 0 });
   });
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import { createServer, Server } from 'node:http';
+import type { Server } from 'node:http';
 import * as path from 'node:path';
+import { awsJsonServer } from './aws-json';
 import { LOCAL_ACCOUNT, LOCAL_REGION, LocalBusRule, LocalEventBus, PATTERN_FIELDS } from './template-model';
 
 /** What the local EventBridge routes events with: the template's rules, and how a rule's target receives records. */
@@ -26,40 +27,31 @@ export interface EventBusRouting {
  * EventBridge's error code, as PutEvents reports per entry.
  */
 export function eventBusStub(buses: readonly LocalEventBus[], dir: string, routing: EventBusRouting, now: () => number = Date.now): Server {
-  return createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const reply = (status: number, payload: object) => {
-        res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify(payload));
-      };
-      const target = String(req.headers['x-amz-target'] ?? '');
-      if (target !== 'AWSEvents.PutEvents') {
-        return reply(400, { __type: 'ValidationException', message: `The local EventBridge only supports PutEvents, not ${target || '(no X-Amz-Target)'}` });
-      }
-      let entries: PutEventsEntry[];
-      try {
-        entries = JSON.parse(Buffer.concat(chunks).toString('utf8')).Entries;
-      } catch {
-        return reply(400, { __type: 'SerializationException', message: 'Malformed request body' });
-      }
-      if (!Array.isArray(entries) || entries.length === 0 || entries.length > 10) {
-        return reply(400, { __type: 'ValidationException', message: 'Entries must hold 1 to 10 entries' });
-      }
-      const results = entries.map((entry) => toEvent(entry, buses, now()));
-      const events = results.flatMap((r) => ('event' in r ? [r] : []));
-      appendEvents(dir, events)
-        .then(() => route(events, routing))
-        .then(
-          () =>
-            reply(200, {
-              FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length,
-              Entries: results.map((r) => ('event' in r ? { EventId: r.event.id } : r)),
-            }),
-          (error: Error) => reply(500, { __type: 'InternalException', message: `The local EventBridge could not record or deliver the events: ${error.message}` }),
-        );
-    });
+  return awsJsonServer((target, body, reply) => {
+    if (target !== 'AWSEvents.PutEvents') {
+      return reply(400, { __type: 'ValidationException', message: `The local EventBridge only supports PutEvents, not ${target || '(no X-Amz-Target)'}` });
+    }
+    let entries: PutEventsEntry[];
+    try {
+      entries = JSON.parse(body.toString('utf8')).Entries;
+    } catch {
+      return reply(400, { __type: 'SerializationException', message: 'Malformed request body' });
+    }
+    if (!Array.isArray(entries) || entries.length === 0 || entries.length > 10) {
+      return reply(400, { __type: 'ValidationException', message: 'Entries must hold 1 to 10 entries' });
+    }
+    const results = entries.map((entry) => toEvent(entry, buses, now()));
+    const events = results.flatMap((r) => ('event' in r ? [r] : []));
+    appendEvents(dir, events)
+      .then(() => route(events, routing))
+      .then(
+        () =>
+          reply(200, {
+            FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length,
+            Entries: results.map((r) => ('event' in r ? { EventId: r.event.id } : r)),
+          }),
+        (error: Error) => reply(500, { __type: 'InternalException', message: `The local EventBridge could not record or deliver the events: ${error.message}` }),
+      );
   });
 }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, Server } from 'node:http';
+import type { Server } from 'node:http';
 import * as path from 'node:path';
 import { PUT_RECORD_BATCH_LIMITS } from '../lambdas/shared/store/bad-event-store';
+import { awsJsonServer } from './aws-json';
 import { compactUtc, pad, writeGzipAtomically } from './lake-writer';
 import { LOCAL_ACCOUNT, LocalDeliveryStream } from './template-model';
 
@@ -23,52 +24,43 @@ export function firehoseStub(deliveryStreams: readonly LocalDeliveryStream[], la
   // A prefix Firehose would refuse is refused now, not on the first call.
   for (const d of deliveryStreams) if (d.type === 'DirectPut') expandPrefix(d.prefix, now());
 
-  return createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const reply = (status: number, payload: object) => {
-        res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify(payload));
-      };
-      const fail = (status: number, type: string, message: string) => reply(status, { __type: type, message });
+  return awsJsonServer((target, body, reply) => {
+    const fail = (status: number, type: string, message: string) => reply(status, { __type: type, message });
 
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const action = target.replace(/^Firehose_20150804\./, '');
-      if (action !== 'PutRecordBatch' && action !== 'PutRecord') {
-        return fail(400, 'InvalidArgumentException', `The local Firehose only supports PutRecordBatch and PutRecord, not ${target || '(no X-Amz-Target)'}`);
-      }
-      let input: { DeliveryStreamName?: unknown; Records?: unknown; Record?: unknown };
-      try {
-        input = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        return fail(400, 'SerializationException', 'Malformed request body');
-      }
+    const action = target.replace(/^Firehose_20150804\./, '');
+    if (action !== 'PutRecordBatch' && action !== 'PutRecord') {
+      return fail(400, 'InvalidArgumentException', `The local Firehose only supports PutRecordBatch and PutRecord, not ${target || '(no X-Amz-Target)'}`);
+    }
+    let input: { DeliveryStreamName?: unknown; Records?: unknown; Record?: unknown };
+    try {
+      input = JSON.parse(body.toString('utf8'));
+    } catch {
+      return fail(400, 'SerializationException', 'Malformed request body');
+    }
 
-      const name = String(input.DeliveryStreamName ?? '');
-      const stream = deliveryStreams.find((d) => d.name === name);
-      if (!stream) return fail(400, 'ResourceNotFoundException', `Firehose ${name} under account ${LOCAL_ACCOUNT} not found.`);
-      if (stream.type !== 'DirectPut') return fail(400, 'InvalidArgumentException', `This operation is not permitted on KinesisStreamAsSource type.`);
+    const name = String(input.DeliveryStreamName ?? '');
+    const stream = deliveryStreams.find((d) => d.name === name);
+    if (!stream) return fail(400, 'ResourceNotFoundException', `Firehose ${name} under account ${LOCAL_ACCOUNT} not found.`);
+    if (stream.type !== 'DirectPut') return fail(400, 'InvalidArgumentException', `This operation is not permitted on KinesisStreamAsSource type.`);
 
-      const records = (action === 'PutRecord' ? [input.Record] : Array.isArray(input.Records) ? input.Records : []) as Array<{ Data?: unknown }>;
-      const data = records.map((r) => (typeof r?.Data === 'string' ? Buffer.from(r.Data, 'base64') : undefined));
-      const { maxEntries, maxBytes, maxEntryBytes } = PUT_RECORD_BATCH_LIMITS;
-      if (data.length === 0 || data.length > maxEntries || data.some((d) => d === undefined)) {
-        return fail(400, 'ValidationException', `Records must hold 1 to ${maxEntries} records, each with base64 Data`);
-      }
-      const bodies = data as Buffer[];
-      if (bodies.some((d) => d.byteLength > maxEntryBytes)) return fail(400, 'ValidationException', `A record is larger than ${maxEntryBytes} bytes`);
-      if (bodies.reduce((sum, d) => sum + d.byteLength, 0) > maxBytes) return fail(400, 'InvalidArgumentException', `Records are larger than ${maxBytes} bytes in all`);
+    const records = (action === 'PutRecord' ? [input.Record] : Array.isArray(input.Records) ? input.Records : []) as Array<{ Data?: unknown }>;
+    const data = records.map((r) => (typeof r?.Data === 'string' ? Buffer.from(r.Data, 'base64') : undefined));
+    const { maxEntries, maxBytes, maxEntryBytes } = PUT_RECORD_BATCH_LIMITS;
+    if (data.length === 0 || data.length > maxEntries || data.some((d) => d === undefined)) {
+      return fail(400, 'ValidationException', `Records must hold 1 to ${maxEntries} records, each with base64 Data`);
+    }
+    const bodies = data as Buffer[];
+    if (bodies.some((d) => d.byteLength > maxEntryBytes)) return fail(400, 'ValidationException', `A record is larger than ${maxEntryBytes} bytes`);
+    if (bodies.reduce((sum, d) => sum + d.byteLength, 0) > maxBytes) return fail(400, 'InvalidArgumentException', `Records are larger than ${maxBytes} bytes in all`);
 
-      deliverRecords(stream, lakeDir, bodies, now()).then(
-        () => {
-          const recordIds = bodies.map(() => randomUUID());
-          if (action === 'PutRecord') return reply(200, { RecordId: recordIds[0], Encrypted: false });
-          return reply(200, { FailedPutCount: 0, Encrypted: false, RequestResponses: recordIds.map((RecordId) => ({ RecordId })) });
-        },
-        (error: Error) => fail(500, 'ServiceUnavailableException', `The local Firehose could not write ${stream.name}'s records: ${error.message}`),
-      );
-    });
+    deliverRecords(stream, lakeDir, bodies, now()).then(
+      () => {
+        const recordIds = bodies.map(() => randomUUID());
+        if (action === 'PutRecord') return reply(200, { RecordId: recordIds[0], Encrypted: false });
+        return reply(200, { FailedPutCount: 0, Encrypted: false, RequestResponses: recordIds.map((RecordId) => ({ RecordId })) });
+      },
+      (error: Error) => fail(500, 'ServiceUnavailableException', `The local Firehose could not write ${stream.name}'s records: ${error.message}`),
+    );
   });
 }
 

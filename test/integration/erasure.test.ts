@@ -1,7 +1,7 @@
 import { openLake } from '../../local/lake-query';
 import { recordedEvents } from '../../local/event-bus';
 import { lakeObjects } from '../support/lake';
-import { ADMIN_KEY, basic, eventually, getProfile, post, startTestRuntime } from '../support/local-runtime';
+import { adminRequest, eventually, getProfile, post, startTestRuntime } from '../support/local-runtime';
 
 /**
  * Export and erasure through the local runtime: the real processor, lake filter and lake writer, the privacy API
@@ -17,12 +17,7 @@ describe('export and erasure through the local runtime', () => {
   }, 120_000);
   afterAll(() => runtime?.stop());
 
-  const admin = (method: string, path: string, body?: unknown) =>
-    fetch(`${runtime.url}${path}`, {
-      method,
-      headers: { Authorization: basic(ADMIN_KEY), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+  const admin = (method: string, path: string, body?: unknown) => adminRequest(runtime.url, method, path, body);
   const send = (batch: object[]) => post(`${runtime.url}/v1/batch`, { batch });
   const at = (minutes: number) => new Date(Date.now() - 30 * 60_000 + minutes * 60_000).toISOString();
   /** Lake lines (all prefixes a person's data can reach) that mention any of `ids`, even escaped inside a rejected payload. */

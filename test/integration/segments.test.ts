@@ -5,7 +5,7 @@ import { SEGMENT_EVENT_SOURCE } from '../../lambdas/shared/domain/segment-events
 import type { SegmentNotice } from '../../lambdas/shared/domain/segment-membership';
 import { EventBridgeSegmentBus } from '../../lambdas/shared/store/segment-bus';
 import { lakeObjects } from '../support/lake';
-import { ADMIN_KEY, basic, eventually, getProfile, post, startTestRuntime } from '../support/local-runtime';
+import { adminRequest, eventually, getProfile, post, startTestRuntime } from '../support/local-runtime';
 
 /**
  * Real-time segments through the local runtime: a definition created over the admin API, evaluated by the real
@@ -20,12 +20,7 @@ describe('segments through the local runtime', () => {
   }, 120_000);
   afterAll(() => runtime?.stop());
 
-  const admin = (method: string, path: string, body?: unknown) =>
-    fetch(`${runtime.url}${path}`, {
-      method,
-      headers: { Authorization: basic(ADMIN_KEY), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+  const admin = (method: string, path: string, body?: unknown) => adminRequest(runtime.url, method, path, body);
   const busName = () => runtime.model.buses[0].name;
   const segmentEvents = () => recordedEvents(runtime.eventBusDir, busName()).filter((e) => e.source === SEGMENT_EVENT_SOURCE);
 

@@ -45,6 +45,15 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
+/** Calls an admin route (admin key), with a JSON body when one is given. */
+export function adminRequest(baseUrl: string, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { Authorization: basic(ADMIN_KEY), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+}
+
 export async function getProfile(baseUrl: string, id: string, query = ''): Promise<{ status: number; body: any }> {
   const response = await fetch(`${baseUrl}/v1/profiles/${encodeURIComponent(id)}${query}`, { headers: { Authorization: basic(ADMIN_KEY) } });
   return { status: response.status, body: await response.json() };

@@ -151,3 +151,53 @@ it('ends the memberships of a profile merged into another, of a deleted segment,
   await later.process(productViewed('p2', 'shoes', { at: T0 + MINUTE, userId: 'u2' }));
   expect(transitions(later.bus).at(-1)).toEqual(['exited', 'viewers', 'user#u2', MINUTE, 'segment-deleted']);
 });
+
+it('publishes each transition once when a batch holds both an anonymous visitor’s events and the login that merges them', async () => {
+  const t = setup([VIEWERS]);
+  // The worst interleaving: the visitor's profile is written and its entry published, and the login seals that
+  // profile (to merge it) before the publisher has removed the published notice from it.
+  const publish = t.bus.publish.bind(t.bus);
+  t.bus.publish = async (notices) => {
+    for (let i = 0; i < 100 && notices.some((n) => n.profileId === 'anon#a1') && !t.profiles.peek('anon#a1')?.mergedInto; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    return publish(notices);
+  };
+  t.clock.set(T0 + MINUTE);
+  await t.process(
+    productViewed('p1', 'shoes', { at: T0, anonymousId: 'a1', messageId: 'v1' }),
+    identify({ name: 'Ann' }, { at: T0 + 1000, userId: 'u1', anonymousId: 'a1', messageId: 'i1' }),
+  );
+  await t.tick(T0 + 2 * MINUTE); // anything left queued is published
+  // Each once, none lost: the visitor entered, left when merged, and the person entered.
+  expect(transitions(t.bus).sort()).toEqual(
+    [
+      ['entered', 'viewers', 'anon#a1', MINUTE, 'condition'],
+      ['exited', 'viewers', 'anon#a1', MINUTE, 'merged'],
+      ['entered', 'viewers', 'user#u1', MINUTE, 'condition'],
+    ].sort(),
+  );
+  expect(t.profiles.peek('user#u1')?.memberships?.segments).toHaveProperty('viewers');
+});
+
+it('publishes, from the merged record, notices a visitor’s profile could not publish before it was merged', async () => {
+  const t = setup([VIEWERS]);
+  t.bus.failing = true;
+  t.clock.set(T0 + MINUTE);
+  await t.process(productViewed('p1', 'shoes', { at: T0, anonymousId: 'a1', messageId: 'v1' }));
+  await t.process(identify({ name: 'Ann' }, { at: T0 + 1000, userId: 'u1', anonymousId: 'a1', messageId: 'i1' }));
+  expect(t.bus.published).toEqual([]);
+  expect(t.profiles.peek('anon#a1')).toMatchObject({ mergedInto: 'user#u1', notices: [expect.objectContaining({ type: 'entered', profileId: 'anon#a1' })] });
+
+  t.bus.failing = false;
+  expect(await t.tick(T0 + 2 * MINUTE)).toMatchObject({ noticesPublished: 3 });
+  expect(transitions(t.bus).sort()).toEqual(
+    [
+      ['entered', 'viewers', 'anon#a1', MINUTE, 'condition'],
+      ['exited', 'viewers', 'anon#a1', MINUTE, 'merged'],
+      ['entered', 'viewers', 'user#u1', MINUTE, 'condition'],
+    ].sort(),
+  );
+  expect(t.profiles.peek('anon#a1')?.notices).toBeUndefined();
+  expect(await t.tick(T0 + 3 * MINUTE)).toMatchObject({ due: 0 });
+});

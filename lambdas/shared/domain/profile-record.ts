@@ -158,8 +158,9 @@ export function applyBatch(
 }
 
 /**
- * Re-evaluates `next`'s memberships (see `settleMemberships`): merged profiles' memberships end (their pending
- * notices move here), and the notices join those still waiting. Returns how many old notices were dropped.
+ * Re-evaluates `next`'s memberships (see `settleMemberships`): merged profiles' memberships end, and the notices join
+ * those still waiting. (A merged profile's own pending notices stay on its sealed record, where its publisher or the
+ * scheduled pass publishes them.) Returns how many old notices were dropped.
  */
 function updateSegments(
   next: ProfileRecord,
@@ -169,7 +170,7 @@ function updateSegments(
   settings: ProfileSettings,
   nowMs: number,
 ): number {
-  const fromMerged = merged.flatMap(({ record }) => (record ? [...(record.notices ?? []), ...exitAll(record.state, record.memberships ?? NO_MEMBERSHIPS, nowMs, 'merged')] : []));
+  const fromMerged = merged.flatMap(({ record }) => (record ? exitAll(record.state, record.memberships ?? NO_MEMBERSHIPS, nowMs, 'merged') : []));
   const { memberships, notices } = settleMemberships(
     { before: previous?.state, after: next.state },
     previous?.memberships ?? NO_MEMBERSHIPS,
@@ -265,12 +266,12 @@ export function sealRecord(
 }
 
 /**
- * When the scheduled segment pass must look at this profile (epoch ms): at once while notices wait to be published,
- * else when a membership may change with time alone; undefined for a redirect or when nothing is due.
+ * When the scheduled segment pass must look at this profile (epoch ms): at once while notices wait to be published
+ * (a sealed or redirect record too), else when a membership may change with time alone; undefined when nothing is due.
  */
 export function segmentsDueAt(record: ProfileRecord): number | undefined {
-  if (record.mergedInto !== undefined) return undefined;
-  return record.notices?.length ? record.updatedAt : record.memberships?.changesAt;
+  if (record.notices?.length) return record.updatedAt;
+  return record.mergedInto === undefined ? record.memberships?.changesAt : undefined;
 }
 
 /** A sealed record once the canonical profile has merged it: the redirect alone, living as long as the canonical profile. */
@@ -283,5 +284,7 @@ export function redirectRecord(sealed: ProfileRecord, canonicalExpiresAt: number
     updatedAt: nowMs,
     mergedInto: sealed.mergedInto,
     ...(sealed.mergeScope ? { mergeScope: sealed.mergeScope } : {}),
+    // Notices it had not published yet are still published from here.
+    ...(sealed.notices?.length ? { notices: sealed.notices } : {}),
   };
 }
