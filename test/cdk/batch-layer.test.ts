@@ -11,14 +11,8 @@ import { Analytics, BAD_EVENTS_COLUMNS, EVENTS_COLUMNS, lakeDatabaseNameFor, SEG
 import { EventLake } from '../../lib/constructs/event-lake';
 import { EventStream } from '../../lib/constructs/event-stream';
 import { ProfileStore } from '../../lib/constructs/profile-store';
-import { cdkJsonContext, definePlatform } from '../../lib/platform';
+import { synth } from '../support/synth';
 
-/** Synthesizes the stack as `cdk synth` does (cdk.json feature flags), without bundling the functions. */
-function synth(context: Record<string, unknown> = {}) {
-  const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
-  const stack = definePlatform(app);
-  return { stack, template: Template.fromStack(stack) };
-}
 
 // Read with the synth (the stack reads them itself), so that an edit of a .sql file during the run cannot differ.
 const analyses = loadAnalyses();

@@ -1,15 +1,8 @@
-import { App, CfnElement } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { CfnElement } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { ENV } from '../../lambdas/shared/env';
-import { cdkJsonContext, definePlatform } from '../../lib/platform';
+import { synth } from '../support/synth';
 
-/** Synthesizes the stack as `cdk synth` does (cdk.json feature flags), without bundling the functions. */
-function synth(context: Record<string, unknown> = {}) {
-  const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
-  const stack = definePlatform(app);
-  return { stack, template: Template.fromStack(stack) };
-}
 
 const { stack, template } = synth();
 const resources = (type: string) => template.findResources(type);

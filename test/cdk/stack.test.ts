@@ -1,16 +1,9 @@
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { ROUTES } from '../../lambdas/shared/domain/ingestion';
 import { ENV, PROFILES_KEY, SEGMENTS_DUE_INDEX, TTL_ATTRIBUTE } from '../../lambdas/shared/env';
 import { loadConfig } from '../../lib/config';
-import { cdkJsonContext, definePlatform } from '../../lib/platform';
+import { synth } from '../support/synth';
 
-/** Synthesizes the stack as `cdk synth` does (cdk.json feature flags), without bundling the functions. */
-function synth(context: Record<string, unknown> = {}) {
-  const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
-  const stack = definePlatform(app);
-  return { stack, template: Template.fromStack(stack) };
-}
 
 const { stack, template } = synth();
 const resources = (type: string) => template.findResources(type);
