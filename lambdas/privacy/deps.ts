@@ -31,7 +31,7 @@ export function privacyDepsFromEnv(tools: Instrumentation, options: { athenaTime
     },
     bus: new EventBridgeSegmentBus(tools.tracer.captureAWSv3Client(eventBridgeClient()), requireEnv(ENV.segmentEventBus)),
     settings: profileSettingsFromEnv(),
-    settleSeconds: numberEnv(ENV.erasureSettleSeconds, 960),
+    settleSeconds: numberEnv(ENV.erasureSettleSeconds, 180),
     now: Date.now,
     logger: tools.logger,
     metrics: tools.metrics,
