@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LOCAL_REGION } from './template-model';
 
@@ -9,6 +11,10 @@ import { LOCAL_REGION } from './template-model';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export const localDynamoDb = (endpoint: string) => new DynamoDBClient({ region: LOCAL_REGION, endpoint, credentials });
+
+export const localEventBridge = (endpoint: string) => new EventBridgeClient({ region: LOCAL_REGION, endpoint, credentials });
+
+export const localSecretsManager = (endpoint: string) => new SecretsManagerClient({ region: LOCAL_REGION, endpoint, credentials });
 
 export const localKinesis = (endpoint: string) => new KinesisClient({ region: LOCAL_REGION, endpoint, credentials, requestHandler: new NodeHttpHandler() });
 

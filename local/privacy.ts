@@ -1,7 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handlePrivacy, PrivacyDeps, runErasures } from '../lambdas/privacy/privacy';
 import { profileSettingsFromEnv } from '../lambdas/shared/domain/settings';
@@ -11,11 +9,11 @@ import { DynamoDbIdentityStore } from '../lambdas/shared/store/identity-store';
 import { SecretsManagerKeyStore } from '../lambdas/shared/store/key-store';
 import { DynamoDbProfileStore } from '../lambdas/shared/store/profile-store';
 import { EventBridgeSegmentBus } from '../lambdas/shared/store/segment-bus';
-import { localDynamoDb } from './clients';
+import { localDynamoDb, localEventBridge, localSecretsManager } from './clients';
 import type { Emulators } from './emulators';
 import type { LambdaHost } from './lambda-host';
 import { localLake } from './lake-objects';
-import { LOCAL_REGION, LocalModel } from './template-model';
+import type { LocalModel } from './template-model';
 
 /** The privacy functions, by their Powertools service name (`lib/constructs/privacy.ts`). */
 const PRIVACY_API = 'privacy-api';
@@ -42,9 +40,7 @@ export function standInPrivacyFunctions(
     if (service === ERASURE_WORKER) {
       lambdas.standIn(fn.logicalId, () => runErasures(deps));
     } else {
-      const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-      const secrets = new SecretsManagerClient({ region: LOCAL_REGION, endpoint: endpoints.secretsManager, credentials });
-      const apiDeps = { ...deps, adminKeys: new SecretsManagerKeyStore(secrets, requireEnv(ENV.adminKeySecret, env)) };
+      const apiDeps = { ...deps, adminKeys: new SecretsManagerKeyStore(localSecretsManager(endpoints.secretsManager), requireEnv(ENV.adminKeySecret, env)) };
       lambdas.standIn(fn.logicalId, (event) => handlePrivacy(event as APIGatewayProxyEvent, apiDeps));
     }
   }
@@ -52,13 +48,12 @@ export function standInPrivacyFunctions(
 
 function privacyDeps(env: Record<string, string>, endpoints: Emulators['endpoints'], lakeDir: string, options: { erasureSettleSeconds: number; logLevel: string }): PrivacyDeps {
   const dynamodb = localDynamoDb(endpoints.dynamodb);
-  const eventBridge = new EventBridgeClient({ region: LOCAL_REGION, endpoint: endpoints.eventBridge, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   return {
     profiles: new DynamoDbProfileStore(dynamodb, requireEnv(ENV.profilesTable, env)),
     identities: new DynamoDbIdentityStore(dynamodb, requireEnv(ENV.identitiesTable, env)),
     erasures: new DynamoDbErasureStore(dynamodb, requireEnv(ENV.erasuresTable, env)),
     lake: localLake(lakeDir),
-    bus: new EventBridgeSegmentBus(eventBridge, requireEnv(ENV.segmentEventBus, env)),
+    bus: new EventBridgeSegmentBus(localEventBridge(endpoints.eventBridge), requireEnv(ENV.segmentEventBus, env)),
     settings: profileSettingsFromEnv(env),
     // The local lake writer delivers within a second or two: no need to wait Firehose's buffer.
     settleSeconds: options.erasureSettleSeconds,

@@ -1,6 +1,4 @@
-import { AthenaClient } from '@aws-sdk/client-athena';
-import { S3Client } from '@aws-sdk/client-s3';
-import { dynamoDbClient, eventBridgeClient } from '../shared/clients';
+import { athenaClient, dynamoDbClient, eventBridgeClient, s3Client } from '../shared/clients';
 import { profileSettingsFromEnv } from '../shared/domain/settings';
 import { ENV, numberEnv, requireEnv } from '../shared/env';
 import { Instrumentation } from '../shared/instrumentation';
@@ -15,8 +13,8 @@ import type { PrivacyDeps } from './privacy';
 /** What the privacy API and the erasure worker share, in AWS: the stores, the lake through Athena and S3, the segment bus. */
 export function privacyDepsFromEnv(tools: Instrumentation, options: { athenaTimeoutMs: number }): PrivacyDeps {
   const dynamodb = tools.tracer.captureAWSv3Client(dynamoDbClient());
-  const s3 = tools.tracer.captureAWSv3Client(new S3Client({}));
-  const athena = tools.tracer.captureAWSv3Client(new AthenaClient({}));
+  const s3 = tools.tracer.captureAWSv3Client(s3Client());
+  const athena = tools.tracer.captureAWSv3Client(athenaClient());
   const bucket = requireEnv(ENV.lakeBucket);
   return {
     profiles: new DynamoDbProfileStore(dynamodb, requireEnv(ENV.profilesTable)),

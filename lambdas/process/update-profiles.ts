@@ -100,8 +100,8 @@ export async function updateProfiles(events: readonly StreamEvent[], deps: Updat
   let pending: Map<string, Group>;
   let definitions: SegmentDefinition[] | undefined;
   try {
-    pending = await routeEvents(events, deps, originals, stats);
-    definitions = await deps.segments?.definitions();
+    // Routing reads the identity links; the segment definitions (cached, read every 30 s) are read alongside.
+    [pending, definitions] = await Promise.all([routeEvents(events, deps, originals, stats), deps.segments?.definitions()]);
   } catch (error) {
     for (const event of events) failed.set(event, error as Error);
     return { failed, stats };

@@ -3,7 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { RequestError } from '../shared/domain/errors';
 import { isPlainObject } from '../shared/domain/json';
-import { parseSegmentDefinition, SEGMENT_LIMITS, SegmentDefinition, SegmentDefinitionSchema } from '../shared/domain/segments';
+import { parseSegmentDefinition, SEGMENT_LIMITS, SegmentDefinition, SegmentIdSchema } from '../shared/domain/segments';
 import { checkContentType, dispatch, errorResponse, jsonResponse, parseJson, pathParameter, readBody, requireKey, Route } from '../shared/http';
 import type { KeyStore } from '../shared/store/key-store';
 import { InvalidSegment, isInvalidSegment, SegmentListing, SegmentStore, StoredSegment } from '../shared/store/segment-store';
@@ -118,7 +118,7 @@ function readDefinitionBody(event: APIGatewayProxyEvent): unknown {
  */
 function segmentIdOf(event: APIGatewayProxyEvent): string {
   const id = pathParameter(event, 'segmentId');
-  const parsed = SegmentDefinitionSchema.out.shape.id.safeParse(id);
+  const parsed = SegmentIdSchema.safeParse(id);
   if (!parsed.success) throw new RequestError(400, `segmentId ${parsed.error.issues[0].message}`);
   return parsed.data;
 }

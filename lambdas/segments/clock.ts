@@ -77,7 +77,7 @@ async function settleProfile(profileId: string, definitions: SegmentDefinition[]
     if (next && !(await deps.profiles.put(next, record.version))) continue;
     if (next) stats.settled += 1;
     const written = next ?? record;
-    const delivery = await deliverNotices(written, { ...deps, bus: deps.bus });
+    const delivery = await deliverNotices(written, deps);
     stats.noticesPublished += delivery.published;
     if (delivery.error) {
       stats.noticesDelayed += written.notices?.length ?? 0;

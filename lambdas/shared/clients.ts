@@ -1,9 +1,11 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { PersonalizeEventsClient } from '@aws-sdk/client-personalize-events';
 import { PersonalizeRuntimeClient } from '@aws-sdk/client-personalize-runtime';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -28,6 +30,10 @@ export const kinesisClient = () => new KinesisClient({ requestHandler: new NodeH
 export const firehoseClient = () => new FirehoseClient({});
 
 export const secretsManagerClient = () => new SecretsManagerClient({});
+
+/** Athena and S3 (the lake, query results): the SDK's standard retries; `runAthenaQuery` bounds the whole query. */
+export const athenaClient = () => new AthenaClient({});
+export const s3Client = () => new S3Client({});
 
 /** EventBridge PutEvents (segment events): the SDK's standard retries; entries reported as failed are retried by `EventBridgeSegmentBus`. */
 export const eventBridgeClient = () => new EventBridgeClient({});

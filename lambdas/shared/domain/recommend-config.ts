@@ -3,6 +3,7 @@ import { describeIssues } from './event-schema';
 import { assignVariant, Experiment, Variant } from './experiments';
 import { DEFAULT_RULES, Rules, RulesSchema } from './rules';
 import { DEFAULT_SCORING_WEIGHTS, ScoringWeights } from './scoring';
+import { SegmentIdSchema } from './segments';
 
 /**
  * How the recommendation API behaves: the default strategy, scoring weights and business rules, segment-specific
@@ -44,9 +45,6 @@ const OverridesSchema = {
   scoring: ScoringOverridesSchema.optional(),
   rules: RulesSchema.partial().optional(),
 };
-
-/** A segment id, as segment definitions allow (`segments.ts`). */
-const SegmentIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a segment id: 1-64 lowercase letters, digits or hyphens');
 
 const VariantSchema = z.object({ name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), weight: z.number().positive().max(1e6), ...OverridesSchema }).strict();
 

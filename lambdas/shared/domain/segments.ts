@@ -275,10 +275,13 @@ const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
     }),
 ) as unknown as z.ZodType<Condition>;
 
+/** A segment's id: what definitions, memberships, the API's paths and the recommendation config name it by. */
+export const SegmentIdSchema = z
+  .string({ error: expected('a string') })
+  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be 1-64 lowercase letters, digits or hyphens, starting with a letter or digit');
+
 const DefinitionObjectSchema = strict({
-  id: z
-    .string({ error: expected('a string') })
-    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be 1-64 lowercase letters, digits or hyphens, starting with a letter or digit'),
+  id: SegmentIdSchema,
   name: z.string({ error: expected('a string') }).trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
   description: z.string({ error: expected('a string') }).max(1024, 'must be at most 1024 characters').optional(),
   condition: ConditionSchema,
