@@ -146,7 +146,6 @@ async function runHandler(name: string, profiles: ProfileStore, identities: Iden
   const deps: RecommendDeps = {
     ...stores,
     events: { put: async () => ({ failed: [] }) },
-    readKeys: { matches: async (key) => key === READ_KEY },
     config: resolveRecommendConfig({}, { personalizeAvailable: false }),
     consent: DEFAULT_CONSENT_SETTINGS,
     affinityHalfLifeDays: DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays,

@@ -8,13 +8,15 @@
  *   npm start -- --data-dir /tmp/p or PERSONALIZATION_DATA_DIR
  *   npm start -- --demo            load a generated shop (catalog and events), train, print example requests
  *
- * Credentials: PERSONALIZATION_WRITE_KEY, PERSONALIZATION_ADMIN_KEY and PERSONALIZATION_READ_KEY (development defaults below).
+ * Credentials: PERSONALIZATION_WRITE_KEY and PERSONALIZATION_READ_KEY (development defaults below); the admin API takes
+ * SigV4-signed requests with the local AWS credentials (access key id `local`, secret `local`, region us-east-1).
  */
 import { parseArgs } from 'node:util';
-import { dataDirOf, DEV_KEYS, localKeys } from '../local/clients';
+import { dataDirOf, DEV_KEYS, LOCAL_CREDENTIALS, localKeys } from '../local/clients';
 import { loadDemo } from '../local/demo-run';
 import { startLocalRuntime } from '../local/runtime';
 import { publishRuntimeInfo } from '../local/runtime-info';
+import { LOCAL_REGION } from '../local/template-model';
 import { itemsTableOf } from '../local/train';
 
 // The local tooling may run on Node 20; the functions target Node 22 in Lambda.
@@ -38,10 +40,10 @@ async function main(): Promise<void> {
   const port = Number(values.port ?? process.env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid port "${values.port ?? process.env.PORT}"`);
   const dataDir = dataDirOf(values['data-dir']);
-  const { write: writeKey, admin: adminKey, read: readKey } = localKeys();
+  const { write: writeKey, read: readKey } = localKeys();
 
   console.log('Synthesizing the stack and bundling the functions…');
-  const runtime = await startLocalRuntime({ dataDir, fresh: values.fresh, port, writeKey, adminKey, readKey, logLevel: process.env.LOG_LEVEL ?? 'INFO' });
+  const runtime = await startLocalRuntime({ dataDir, fresh: values.fresh, port, writeKey, readKey, logLevel: process.env.LOG_LEVEL ?? 'INFO' });
 
   const unpublish = publishRuntimeInfo(dataDir, {
     pid: process.pid,
@@ -57,17 +59,19 @@ async function main(): Promise<void> {
 Personalization platform running locally
   API            ${runtime.url}   (point Segment SDKs here: host=${runtime.url})
   write key      ${writeKey}${note(writeKey, DEV_KEYS.write)}   PERSONALIZATION_WRITE_KEY
-  admin key      ${adminKey}${note(adminKey, DEV_KEYS.admin)}   PERSONALIZATION_ADMIN_KEY
   read key       ${readKey}${note(readKey, DEV_KEYS.read)}   PERSONALIZATION_READ_KEY
+  admin API      SigV4 (IAM), access key id ${LOCAL_CREDENTIALS.accessKeyId}, secret ${LOCAL_CREDENTIALS.secretAccessKey}, region ${LOCAL_REGION}, service execute-api
   data           ${dataDir}${values.fresh ? ' (fresh)' : ''}
   event lake     ${runtime.lakeDir}   (npm run query -- --list)
   DynamoDB       ${runtime.endpoints.dynamodb}
   Kinesis        ${runtime.endpoints.kinesis}`);
 
+  // curl signs with SigV4 itself (7.75 and later).
+  const admin = (path: string) => `  curl --aws-sigv4 aws:amz:${LOCAL_REGION}:execute-api --user ${LOCAL_CREDENTIALS.accessKeyId}:${LOCAL_CREDENTIALS.secretAccessKey} ${runtime.url}${path}`;
   const recommend = (query: string) => `  curl -u ${readKey}: '${runtime.url}/v1/recommendations?${query}'`;
   if (values.demo) {
     console.log('\nLoading the demo shop…');
-    const demo = await loadDemo(runtime, { writeKey, adminKey }, (m) => console.log(`  ${m}`));
+    const demo = await loadDemo(runtime, { writeKey }, (m) => console.log(`  ${m}`));
     const { userId, anonymousId, itemId } = demo.examples;
     console.log(`
 Demo loaded: ${demo.items} items, ${demo.accepted} events, model ${demo.modelVersion}. Try:
@@ -78,7 +82,7 @@ ${recommend(`anonymousId=${encodeURIComponent(anonymousId)}`)}
   # more like ${itemId}
 ${recommend(`anonymousId=new-visitor&itemId=${encodeURIComponent(itemId)}`)}
   # the known user's profile
-  curl -u ${adminKey}: ${runtime.url}/v1/profiles/${encodeURIComponent(userId)}
+${admin(`/v1/profiles/${encodeURIComponent(userId)}`)}
   # a saved analysis of the lake
   npm run query -- --named top-items`);
   } else {
@@ -86,7 +90,7 @@ ${recommend(`anonymousId=new-visitor&itemId=${encodeURIComponent(itemId)}`)}
 Try:
   curl -u ${writeKey}: -H 'Content-Type: application/json' ${runtime.url}/v1/track \\
     -d '{"userId":"u1","event":"Product Viewed","properties":{"product_id":"p1","category":"Shoes"}}'
-  curl -u ${adminKey}: ${runtime.url}/v1/profiles/u1
+${admin('/v1/profiles/u1')}
 ${recommend('userId=u1')}
   npm run train                          retrain on the lake's last 90 days
   npm run query -- --named top-items     a saved analysis of the lake (--list shows them all)

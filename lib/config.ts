@@ -27,6 +27,16 @@ export interface PlatformConfig {
     throttlingRateLimit: number;
     /** Burst of requests above the steady rate. @default 2000 */
     throttlingBurstLimit: number;
+    /** Every caller of the write key together, on the routes its authorizer guards. @default 1000 per second, burst 2000, no quota */
+    writeKeyUsage: UsageLimits;
+    /** Every caller of the read key together (recommendations). @default 500 per second, burst 1000, no quota */
+    readKeyUsage: UsageLimits;
+    /**
+     * An AWS WAF web ACL on the stage (it has a monthly cost): a rate-based rule blocks an IP address that sends more
+     * than `rateLimitPer5Minutes` requests in any 5 minutes, and AWS's IP reputation list blocks known bad sources.
+     * @default off, 10000 requests per 5 minutes when on
+     */
+    waf: { enabled: boolean; rateLimitPer5Minutes: number };
   };
   /**
    * Strategy, scoring weights, business rules and an optional A/B experiment of the recommendation API
@@ -67,15 +77,48 @@ export interface PlatformConfig {
   };
   /** Days function and API logs are kept. @default 30 */
   logRetentionDays: number;
+  /** An email address subscribed to the alarm topic (it must confirm the subscription). @default - none: subscribe after deploying */
+  alarmEmail?: string;
+  /** Alarm when the model serving recommendations is older than this many hours (training stopped). @default 48 */
+  modelMaxAgeHours: number;
   /** Delete tables and buckets (with their objects) with the stack (`cdk destroy`). Off by default: profiles and the lake survive a stack deletion. @default false */
   destroyData: boolean;
+  /**
+   * Who holds the keys that encrypt the data at rest (the event stream, the tables, the lake and Athena results
+   * buckets, the failure queues). `customer-managed`: one KMS key of the stack, rotated yearly, that every
+   * principal must be granted explicitly (its use is in CloudTrail; disabling it locks the data); about $1 a month
+   * plus its requests. `aws-managed`: the services' own keys (AWS-managed KMS keys for the stream and the tables,
+   * SSE-S3 for the buckets, SSE-SQS for the queues), at no key cost. (S3 server access logs always use SSE-S3: log
+   * delivery supports no other default encryption.)
+   * @default 'customer-managed'
+   */
+  encryption: EncryptionMode;
+}
+
+/** The values of `encryption`. */
+export const ENCRYPTION_MODES = ['customer-managed', 'aws-managed'] as const;
+export type EncryptionMode = (typeof ENCRYPTION_MODES)[number];
+
+/** Requests per second, burst and daily quota of every caller of one credential together (its usage plan). */
+export interface UsageLimits {
+  rateLimit: number;
+  burstLimit: number;
+  /** Requests per day; past it API Gateway answers 429 until the day ends. @default - no quota */
+  dailyQuota?: number;
 }
 
 export const DEFAULT_CONFIG: PlatformConfig = {
   profiles: DEFAULT_PROFILE_SETTINGS,
   processor: { batchSize: 500, maxBatchingWindowSeconds: 1, retryAttempts: 10, maxRecordAgeHours: 6 },
   streamRetentionHours: 24,
-  api: { stageName: 'prod', throttlingRateLimit: 1000, throttlingBurstLimit: 2000 },
+  api: {
+    stageName: 'prod',
+    throttlingRateLimit: 1000,
+    throttlingBurstLimit: 2000,
+    writeKeyUsage: { rateLimit: 1000, burstLimit: 2000 },
+    readKeyUsage: { rateLimit: 500, burstLimit: 1000 },
+    waf: { enabled: false, rateLimitPer5Minutes: 10_000 },
+  },
   recommendations: {},
   modelRetentionDays: 30,
   lakeRetentionDays: 730,
@@ -88,7 +131,9 @@ export const DEFAULT_CONFIG: PlatformConfig = {
   trainingWindowDays: 90,
   personalize: { timeoutMs: 150 },
   logRetentionDays: 30,
+  modelMaxAgeHours: 48,
   destroyData: false,
+  encryption: 'customer-managed',
 };
 
 /** Reads the configuration from context values (strings from `-c`, or JSON values from cdk.json). */
@@ -124,6 +169,13 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
     if (raw === false || raw === 'false') return false;
     throw new Error(`Context value ${key}=${JSON.stringify(raw)} must be true or false`);
   };
+  /** `<prefix>RateLimit`, `<prefix>BurstLimit` and `<prefix>DailyQuota`. */
+  const usage = (prefix: string, fallback: UsageLimits): UsageLimits =>
+    withoutUndefined({
+      rateLimit: num(`${prefix}RateLimit`, fallback.rateLimit, 1, 1_000_000),
+      burstLimit: num(`${prefix}BurstLimit`, fallback.burstLimit, 1, 1_000_000),
+      dailyQuota: context(`${prefix}DailyQuota`) === undefined ? fallback.dailyQuota : num(`${prefix}DailyQuota`, 0, 1, 1_000_000_000_000),
+    });
   const consentCategoryOf = (key: string, fallback: string): string => {
     const raw = optionalString(key, /^.{1,64}$/, `a consent category name (1 to ${CONSENT_LIMITS.categoryLength} characters)`);
     return raw === undefined ? fallback : consentCategory(raw);
@@ -137,7 +189,12 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
   if (!/^(rate|cron)\(.+\)$/.test(trainingSchedule)) {
     throw new Error(`Context value trainingSchedule="${trainingSchedule}" must be an EventBridge schedule expression, rate(...) or cron(...)`);
   }
+  const alarmEmail = optionalString('alarmEmail', /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an email address');
   const lakeDatabaseName = optionalString('lakeDatabaseName', LAKE_DATABASE_NAME, 'lowercase letters, digits and _ (at most 255, not starting with _)');
+  const encryption = context('encryption') ?? d.encryption;
+  if (!(ENCRYPTION_MODES as readonly unknown[]).includes(encryption)) {
+    throw new Error(`Context value encryption=${JSON.stringify(encryption)} must be ${ENCRYPTION_MODES.join(' or ')}`);
+  }
   const recommendations = recommendationsFrom(context('recommendations'));
   // Fails the synth with every problem listed, rather than the function at cold start.
   resolveRecommendConfig(recommendations, { personalizeAvailable: personalize.campaignArn !== undefined });
@@ -165,6 +222,10 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
       stageName,
       throttlingRateLimit: num('apiThrottlingRateLimit', d.api.throttlingRateLimit, 1, 1_000_000),
       throttlingBurstLimit: num('apiThrottlingBurstLimit', d.api.throttlingBurstLimit, 1, 1_000_000),
+      writeKeyUsage: usage('writeKey', d.api.writeKeyUsage),
+      readKeyUsage: usage('readKey', d.api.readKeyUsage),
+      // WAF's rate-based rules take 10 to 2,000,000,000 requests per evaluation window.
+      waf: { enabled: flag('wafEnabled', d.api.waf.enabled), rateLimitPer5Minutes: num('wafRateLimit', d.api.waf.rateLimitPer5Minutes, 10, 2_000_000_000) },
     },
     recommendations,
     modelRetentionDays: num('modelRetentionDays', d.modelRetentionDays, 1, 365),
@@ -180,7 +241,10 @@ export function loadConfig(context: (key: string) => unknown): PlatformConfig {
     trainingWindowDays,
     personalize: withoutUndefined(personalize),
     logRetentionDays: num('logRetentionDays', d.logRetentionDays, 1, 3653),
+    ...(alarmEmail ? { alarmEmail } : {}),
+    modelMaxAgeHours: num('modelMaxAgeHours', d.modelMaxAgeHours, 1, 24 * 365),
     destroyData: destroyData === true || destroyData === 'true',
+    encryption: encryption as EncryptionMode,
   };
 }
 

@@ -1,27 +1,53 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { LambdaAuthorizers, methodArnOf, verifySigV4 } from './api-auth';
+import { LOCAL_CREDENTIALS } from './clients';
 import { InvokeOutcome } from './lambda-host';
 import { LOCAL_ACCOUNT, LocalApi, LocalRoute } from './template-model';
 
 /** API Gateway's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
-type Invoke = (functionId: string, event: APIGatewayProxyEvent) => Promise<InvokeOutcome>;
+/** The status code of each kind of API Gateway's own responses the local API gives (before the template's `StatusCode`). */
+const GATEWAY_STATUS: Record<string, number> = {
+  UNAUTHORIZED: 401,
+  ACCESS_DENIED: 403,
+  MISSING_AUTHENTICATION_TOKEN: 403,
+  INVALID_SIGNATURE: 403,
+  REQUEST_TOO_LARGE: 413,
+  AUTHORIZER_CONFIGURATION_ERROR: 500,
+  INTEGRATION_TIMEOUT: 504,
+};
+
+type Invoke = (functionId: string, event: unknown) => Promise<InvokeOutcome>;
+
+export interface ApiServerOptions {
+  /** Logs what failed behind a 5xx. */
+  onError?: (message: string) => void;
+  /** The only credentials the `AWS_IAM` routes take. @default LOCAL_CREDENTIALS */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The clock of SigV4 dates and the authorizer cache. @default Date.now */
+  now?: () => number;
+}
 
 /**
  * An HTTP server that does what API Gateway's REST API does with the template's routes: matches the
- * resource (static segments before `{params}`), builds the proxy-integration event (path parameters still
- * percent-encoded, bodies base64-encoded when every media type is binary), invokes the function and maps its
- * result back, answering 502 when the function fails, as API Gateway does. Served at the root, without the
- * stage prefix. Unknown routes get a plain 404 (API Gateway would say "Missing Authentication Token").
+ * resource (static segments before `{params}`), authorizes the call as the method says (a Lambda REQUEST authorizer,
+ * or a SigV4 signature with the local credentials: `api-auth.ts`), builds the proxy-integration event (path
+ * parameters still percent-encoded, bodies base64-encoded when every media type is binary), invokes the function and
+ * maps its result back, answering 502 when the function fails, as API Gateway does. Its own refusals are the
+ * template's gateway responses (the kind's own, else DEFAULT_4XX/5XX: status, headers, body template). Served at the
+ * root, without the stage prefix. Unknown routes get a plain 404 (API Gateway would say "Missing Authentication Token").
  */
-export function createApiServer(api: LocalApi, invoke: Invoke, onError: (message: string) => void = () => {}): Server {
+export function createApiServer(api: LocalApi, invoke: Invoke, options: ApiServerOptions = {}): Server {
+  const { onError = () => {}, credentials = LOCAL_CREDENTIALS, now = Date.now } = options;
   const routes = [...api.routes].sort((a, b) => specificity(b) - specificity(a));
+  const authorizers = new LambdaAuthorizers(invoke, now, onError);
   return createServer((req, res) => {
     handle(req, res).catch((error) => {
       onError(`API request failed: ${(error as Error).stack ?? error}`);
-      if (!res.headersSent) send(res, 500, { message: 'Internal server error' });
+      if (!res.headersSent) refuse(res, 'DEFAULT_5XX', 'Internal server error', 500);
     });
   });
 
@@ -33,10 +59,10 @@ export function createApiServer(api: LocalApi, invoke: Invoke, onError: (message
     if (!match) {
       req.resume();
       const message = matches.length > 0 ? `Method ${method} not allowed on ${url.pathname}` : `No route ${method} ${url.pathname}`;
-      return send(res, matches.length > 0 ? 405 : 404, { message });
+      return refuse(res, 'DEFAULT_4XX', message, matches.length > 0 ? 405 : 404);
     }
     const body = await readBody(req);
-    if (body === undefined) return send(res, 413, { message: 'Request Too Long' });
+    if (body === undefined) return refuse(res, 'REQUEST_TOO_LARGE', 'Request Too Long');
 
     const { route, params } = match;
     if (route.mockHeaders) {
@@ -44,17 +70,49 @@ export function createApiServer(api: LocalApi, invoke: Invoke, onError: (message
       return void res.end();
     }
     const event = toProxyEvent(req, url, method, route, params as Record<string, string>, body, api);
+    if (route.authorization === 'AWS_IAM') {
+      const caller = verifySigV4(req, body, credentials, now());
+      if ('type' in caller) return refuse(res, caller.type, caller.message);
+      Object.assign(event.requestContext.identity, {
+        accessKey: caller.accessKeyId,
+        accountId: LOCAL_ACCOUNT,
+        caller: caller.accessKeyId,
+        user: caller.accessKeyId,
+        userArn: `arn:aws:iam::${LOCAL_ACCOUNT}:user/${caller.accessKeyId}`,
+      });
+    } else if (route.authorization === 'CUSTOM' && route.authorizer) {
+      const granted = await authorizers.authorize(route.authorizer, event, methodArnOf(api.stageName, method, url.pathname));
+      if ('type' in granted) return refuse(res, granted.type, granted.message);
+      event.requestContext.authorizer = granted.authorizer;
+      event.requestContext.identity.apiKey = granted.apiKey;
+    }
     const outcome = await invoke(route.functionId as string, event);
     if (!outcome.ok) {
       onError(`${route.resource}: ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
-      return send(res, outcome.error.errorType === 'Sandbox.Timedout' ? 504 : 502, { message: 'Internal server error' });
+      return outcome.error.errorType === 'Sandbox.Timedout' ? refuse(res, 'INTEGRATION_TIMEOUT', 'Endpoint request timed out') : refuse(res, 'DEFAULT_5XX', 'Internal server error', 502);
     }
-    writeResult(res, outcome.result as APIGatewayProxyResult);
+    const result = outcome.result as APIGatewayProxyResult | null;
+    if (!result || typeof result.statusCode !== 'number') {
+      onError(`${route.resource}: the function's result is not a proxy integration response`);
+      return refuse(res, 'DEFAULT_5XX', 'Internal server error', 502);
+    }
+    writeResult(res, result);
   }
 
-  function send(res: ServerResponse, status: number, body: object): void {
-    res.writeHead(status, { 'Content-Type': 'application/json', ...api.gatewayResponseHeaders });
-    res.end(JSON.stringify(body));
+  /**
+   * One of API Gateway's own responses: the template's gateway response of this kind (its status code, headers and
+   * `application/json` template), else DEFAULT_4XX/5XX (their headers and template, the kind's status), else
+   * `{"message": …}`. `status` is for responses without a kind of their own (404, 405, 502).
+   */
+  function refuse(res: ServerResponse, type: string, message: string | null, status = GATEWAY_STATUS[type] ?? 500): void {
+    const own = api.gatewayResponses.find((r) => r.type === type);
+    const response = own ?? api.gatewayResponses.find((r) => r.type === (status >= 500 ? 'DEFAULT_5XX' : 'DEFAULT_4XX'));
+    const template = response?.template ?? '{"message":$context.error.messageString}';
+    const body = template.replace(/\$context\.error\.(messageString|message|responseType)\b/g, (_, field: string) =>
+      field === 'messageString' ? JSON.stringify(message) : field === 'message' ? (message ?? '') : type,
+    );
+    res.writeHead(own?.statusCode ?? status, { 'Content-Type': 'application/json', ...response?.headers });
+    res.end(body);
   }
 }
 
@@ -167,11 +225,7 @@ function isBinary(contentType: string | undefined, binaryMediaTypes: string[]): 
   });
 }
 
-function writeResult(res: ServerResponse, result: APIGatewayProxyResult | null): void {
-  if (!result || typeof result.statusCode !== 'number') {
-    res.writeHead(502, { 'Content-Type': 'application/json' });
-    return void res.end(JSON.stringify({ message: 'Internal server error' }));
-  }
+function writeResult(res: ServerResponse, result: APIGatewayProxyResult): void {
   const headers: Record<string, string | string[]> = { ...(result.multiValueHeaders as Record<string, string[]>) };
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
   res.writeHead(result.statusCode, headers);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { basicAuthorization, localDynamoDb } from './clients';
+import { localDynamoDb, signedFetch } from './clients';
 import { generateDemo, writeJsonLines } from './demo';
 import { readLakeEvents } from './lake-writer';
 import { replayEvents } from './replay';
@@ -21,12 +21,13 @@ export interface DemoResult {
  * `npm start -- --demo`: loads a generated shop into a running local runtime (catalog through `PUT /v1/items`,
  * events through `/v1/batch`), waits until the lake holds them, and trains the first model.
  */
-export async function loadDemo(runtime: LocalRuntime, keys: { writeKey: string; adminKey: string }, log: (message: string) => void): Promise<DemoResult> {
+export async function loadDemo(runtime: LocalRuntime, keys: { writeKey: string }, log: (message: string) => void): Promise<DemoResult> {
   const demo = generateDemo({ now: Date.now() });
   for (let i = 0; i < demo.items.length; i += 500) {
-    const response = await fetch(`${runtime.url}/v1/items`, {
+    // The catalog API is IAM-authorized: signed with the local credentials.
+    const response = await signedFetch(`${runtime.url}/v1/items`, {
       method: 'PUT',
-      headers: { 'Content-Type': 'application/json', Authorization: basicAuthorization(keys.adminKey) },
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ items: demo.items.slice(i, i + 500) }),
     });
     if (!response.ok) throw new Error(`Loading the demo catalog failed: ${response.status} ${await response.text()}`);

@@ -6,10 +6,9 @@ import { profileSettingsFromEnv } from '../lambdas/shared/domain/settings';
 import { ENV, requireEnv } from '../lambdas/shared/env';
 import { DynamoDbErasureStore } from '../lambdas/shared/store/erasure-store';
 import { DynamoDbIdentityStore } from '../lambdas/shared/store/identity-store';
-import { SecretsManagerKeyStore } from '../lambdas/shared/store/key-store';
 import { DynamoDbProfileStore } from '../lambdas/shared/store/profile-store';
 import { EventBridgeSegmentBus } from '../lambdas/shared/store/segment-bus';
-import { localDynamoDb, localEventBridge, localSecretsManager } from './clients';
+import { localDynamoDb, localEventBridge } from './clients';
 import type { Emulators } from './emulators';
 import type { LambdaHost } from './lambda-host';
 import { localLake } from './lake-objects';
@@ -23,7 +22,7 @@ const ERASURE_WORKER = 'erasure-worker';
  * The privacy API and the erasure worker, run in-process: they find and rewrite lake objects through Athena and
  * S3, which have no local emulator, so locally they get the same code (`privacy.ts`) with the local lake in their
  * place (DuckDB finds the objects, files are rewritten atomically: `lake-objects.ts`), and everything else (tables,
- * secrets, the segment bus) through the emulators under the names of the template, as the bundles would.
+ * the segment bus) through the emulators under the names of the template, as the bundles would.
  */
 export function standInPrivacyFunctions(
   model: LocalModel,
@@ -37,12 +36,9 @@ export function standInPrivacyFunctions(
     if (service !== PRIVACY_API && service !== ERASURE_WORKER) continue;
     const env = lambdas.environmentOf(fn.logicalId);
     const deps = privacyDeps(env, endpoints, lakeDir, options);
-    if (service === ERASURE_WORKER) {
-      lambdas.standIn(fn.logicalId, () => runErasures(deps));
-    } else {
-      const apiDeps = { ...deps, adminKeys: new SecretsManagerKeyStore(localSecretsManager(endpoints.secretsManager), requireEnv(ENV.adminKeySecret, env)) };
-      lambdas.standIn(fn.logicalId, (event) => handlePrivacy(event as APIGatewayProxyEvent, apiDeps));
-    }
+    // The API's callers are authorized by API Gateway (IAM), before the function runs.
+    if (service === ERASURE_WORKER) lambdas.standIn(fn.logicalId, () => runErasures(deps));
+    else lambdas.standIn(fn.logicalId, (event) => handlePrivacy(event as APIGatewayProxyEvent, deps));
   }
 }
 

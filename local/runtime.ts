@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import * as path from 'node:path';
 import { ENV } from '../lambdas/shared/env';
 import { createApiServer } from './api-gateway';
-import { localDynamoDb, localKinesis } from './clients';
+import { LOCAL_CREDENTIALS, localDynamoDb, localKinesis } from './clients';
 import { Emulators, listen, startEmulators } from './emulators';
 import { CheckpointStore, KinesisEventSource, OnFailureRecord } from './kinesis-event-source';
 import { createLakeWriter, LAKE_EVENTS_PREFIX } from './lake-writer';
@@ -24,9 +24,8 @@ export interface LocalRuntimeOptions {
   port?: number;
   /** @default '127.0.0.1' */
   host?: string;
-  /** Credentials the local Secrets Manager serves to the functions. */
+  /** The ingestion write key the local Secrets Manager serves to the functions (the admin API takes SigV4 with `LOCAL_CREDENTIALS`). */
   writeKey: string;
-  adminKey: string;
   /** The recommendation API's read key. */
   readKey: string;
   /** Shards of each local stream (on-demand streams have no shard count in the template). @default 2 */
@@ -70,15 +69,17 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-/** Secrets the functions read, by the environment variable that names them. */
-function credentialsByEnv(options: LocalRuntimeOptions): Record<string, string> {
-  return { [ENV.writeKeySecret]: options.writeKey, [ENV.adminKeySecret]: options.adminKey, [ENV.readKeySecret]: options.readKey };
+/** The credential (`write` or `read`) a function's environment variable names the secret of. */
+function credentialOf(env: Record<string, string>, name: string): 'write' | 'read' | undefined {
+  if (name === ENV.writeKeySecret) return 'write';
+  if (name === ENV.keySecret && (env[ENV.credential] === 'write' || env[ENV.credential] === 'read')) return env[ENV.credential] as 'write' | 'read';
+  return undefined;
 }
 
 /**
  * Runs the synthesized stack on this machine: emulators for DynamoDB, Kinesis, Secrets Manager, Firehose
  * (Direct PUT delivery streams) and EventBridge (PutEvents, recorded and routed to its rules' delivery streams), the
- * functions' Lambda bundles in worker threads, the API on loopback, one poller per event source mapping, a lake
+ * functions' Lambda bundles in worker threads, the API on loopback (with its Lambda authorizers and SigV4 checks), one poller per event source mapping, a lake
  * writer per delivery stream reading a Kinesis stream (Firehose to S3, as local files), the schedules of up to an
  * hour (the segment clock) and a TTL sweeper. Handlers reach the emulators through `AWS_ENDPOINT_URL_*` only.
  */
@@ -112,8 +113,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       PATH: process.env.PATH ?? '',
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: emulators.endpoints.dynamodb,
       AWS_ENDPOINT_URL_KINESIS: emulators.endpoints.kinesis,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: emulators.endpoints.secretsManager,
@@ -179,7 +180,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     let url = '';
     if (model.api) {
-      const server = createApiServer(model.api, (functionId, event) => lambdas.invoke(functionId, event), log);
+      const server = createApiServer(model.api, (functionId, event) => lambdas.invoke(functionId, event), { onError: log });
       url = await listen(server, options.port ?? 3000, options.host ?? '127.0.0.1').catch((error) => {
         throw error.code === 'EADDRINUSE' ? new Error(`Port ${options.port ?? 3000} is in use: set PORT or pass --port`) : error;
       });
@@ -195,14 +196,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
 /** The value of every secret some function reads, by ARN and by name. */
 function secretsFor(model: LocalModel, options: LocalRuntimeOptions): Map<string, string> {
-  const byEnv = credentialsByEnv(options);
+  const keys = { write: options.writeKey, read: options.readKey };
   const values = new Map<string, string>();
   for (const fn of model.functions) {
     for (const [name, value] of Object.entries(fn.environment)) {
       const secret = model.secrets.find((s) => s.arn === value);
       if (!secret) continue;
-      if (byEnv[name] === undefined) throw new Error(`The local runtime has no value for the secret ${secret.name} (read through ${name})`);
-      const json = JSON.stringify({ key: byEnv[name] });
+      const credential = credentialOf(fn.environment, name);
+      if (credential === undefined) throw new Error(`The local runtime has no value for the secret ${secret.name} (read through ${name})`);
+      const json = JSON.stringify({ key: keys[credential] });
       values.set(secret.arn, json).set(secret.name, json);
     }
   }

@@ -112,7 +112,20 @@ export interface LocalEventSourceMapping {
   onFailureId?: string;
 }
 
+/** A Lambda REQUEST authorizer (`AWS::ApiGateway::Authorizer` of type REQUEST). */
+export interface LocalAuthorizer {
+  logicalId: string;
+  /** The function it invokes (from its `AuthorizerUri`). */
+  functionId: string;
+  /** The headers of its identity source, lower case: a request without one of them is refused (401) without invoking. */
+  identityHeaders: string[];
+  /** How long a result is cached per identity source values (`AuthorizerResultTtlInSeconds`, 300 by default; 0: never). */
+  ttlSeconds: number;
+}
+
 export interface LocalRoute {
+  /** The `AWS::ApiGateway::Method`. */
+  logicalId: string;
   method: string;
   /** Resource path as API Gateway names it, e.g. `/v1/profiles/{userId}`. */
   resource: string;
@@ -120,6 +133,22 @@ export interface LocalRoute {
   /** Static response headers of a MOCK integration (CORS preflight). */
   mockHeaders?: Record<string, string>;
   mockStatus?: number;
+  /** Who may call it: anyone (`NONE`), whom a Lambda authorizer allows (`CUSTOM`), a SigV4-signed caller (`AWS_IAM`). */
+  authorization: 'NONE' | 'CUSTOM' | 'AWS_IAM';
+  /** The authorizer of a `CUSTOM` route. */
+  authorizer?: LocalAuthorizer;
+}
+
+/** An `AWS::ApiGateway::GatewayResponse`: how API Gateway answers one kind of its own refusals. */
+export interface LocalGatewayResponse {
+  /** `UNAUTHORIZED`, `ACCESS_DENIED`, …, or `DEFAULT_4XX`/`DEFAULT_5XX` for the kinds without their own. */
+  type: string;
+  /** Replaces the kind's status code. */
+  statusCode?: number;
+  /** Static header values (`'…'` in the template). */
+  headers: Record<string, string>;
+  /** The `application/json` body template (`$context.error.messageString` and `$context.error.message` are filled in). */
+  template?: string;
 }
 
 export interface LocalApi {
@@ -127,8 +156,7 @@ export interface LocalApi {
   /** Media types API Gateway passes to functions base64-encoded ("*\/*" matches all). */
   binaryMediaTypes: string[];
   routes: LocalRoute[];
-  /** Headers API Gateway adds to its own 4xx/5xx responses. */
-  gatewayResponseHeaders: Record<string, string>;
+  gatewayResponses: LocalGatewayResponse[];
 }
 
 export interface LocalModel {
@@ -184,7 +212,15 @@ export function modelFromTemplate(template: Json, assemblyDir: string): LocalMod
   const queues = ofType('AWS::SQS::Queue').map(([id, r]) => ({ logicalId: id, name: r.Properties.QueueName ?? localName(id) }));
 
   /** What `Ref` and `Fn::GetAtt Arn` resolve to locally. */
-  const refs = new Map<string, string>();
+  // Pseudo parameters, as CloudFormation resolves them (the stack's name is the first part of every cdk path).
+  const stackName = Object.values(resources).map((r) => r.Metadata?.['aws:cdk:path']?.split('/')[0]).find(Boolean) ?? 'local';
+  const refs = new Map<string, string>([
+    ['AWS::AccountId', LOCAL_ACCOUNT],
+    ['AWS::Region', LOCAL_REGION],
+    ['AWS::Partition', 'aws'],
+    ['AWS::URLSuffix', 'amazonaws.com'],
+    ['AWS::StackName', stackName],
+  ]);
   const arns = new Map<string, string>();
   for (const t of tables) {
     refs.set(t.logicalId, t.name);
@@ -225,6 +261,8 @@ export function modelFromTemplate(template: Json, assemblyDir: string): LocalMod
     const v = value as Json;
     if (v?.Ref && refs.has(v.Ref)) return refs.get(v.Ref) as string;
     if (v?.['Fn::GetAtt']?.[1] === 'Arn' && arns.has(v['Fn::GetAtt'][0])) return arns.get(v['Fn::GetAtt'][0]) as string;
+    const join = v?.['Fn::Join'];
+    if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) return join[1].map((part: unknown) => resolve(part, where)).join(join[0]);
     throw new Error(`The local runtime cannot resolve ${JSON.stringify(value)} in ${where}`);
   };
 
@@ -399,11 +437,20 @@ function apiFromResources(resources: Record<string, Json>): LocalApi | undefined
     return `${pathOf(resource.Properties.ParentId)}/${resource.Properties.PathPart}`;
   };
 
+  const authorizers = new Map(
+    entries.filter(([, r]) => r.Type === 'AWS::ApiGateway::Authorizer').map(([id, r]) => [id, authorizerOf(id, r.Properties, resources)] as const),
+  );
   const routes: LocalRoute[] = entries
     .filter(([, r]) => r.Type === 'AWS::ApiGateway::Method')
-    .map(([, r]) => {
+    .map(([id, r]) => {
       const p = r.Properties;
-      const route: LocalRoute = { method: p.HttpMethod, resource: pathOf(p.ResourceId) || '/' };
+      const authorization = p.AuthorizationType ?? 'NONE';
+      if (!['NONE', 'CUSTOM', 'AWS_IAM'].includes(authorization)) throw new Error(`Method ${id}: the local API does not emulate ${authorization} authorization`);
+      const route: LocalRoute = { logicalId: id, method: p.HttpMethod, resource: pathOf(p.ResourceId) || '/', authorization };
+      if (authorization === 'CUSTOM') {
+        route.authorizer = authorizers.get(p.AuthorizerId?.Ref);
+        if (!route.authorizer) throw new Error(`Method ${id}: its authorizer ${JSON.stringify(p.AuthorizerId)} is not an authorizer of this template`);
+      }
       const integration = p.Integration ?? {};
       if (integration.Type === 'AWS_PROXY') {
         route.functionId = findFunctionRef(integration.Uri, resources);
@@ -416,21 +463,47 @@ function apiFromResources(resources: Record<string, Json>): LocalApi | undefined
     });
 
   const stage = entries.find(([, r]) => r.Type === 'AWS::ApiGateway::Stage')?.[1];
-  const gatewayResponseHeaders = Object.assign(
-    {},
-    ...entries
-      .filter(([, r]) => r.Type === 'AWS::ApiGateway::GatewayResponse')
-      .map(([, r]) => staticHeaders(r.Properties.ResponseParameters, 'gatewayresponse.header.')),
-  );
+  const gatewayResponses: LocalGatewayResponse[] = entries
+    .filter(([, r]) => r.Type === 'AWS::ApiGateway::GatewayResponse')
+    .map(([, r]) => {
+      const p = r.Properties;
+      const template = p.ResponseTemplates?.['application/json'];
+      return {
+        type: p.ResponseType,
+        ...(p.StatusCode !== undefined ? { statusCode: Number(p.StatusCode) } : {}),
+        headers: staticHeaders(p.ResponseParameters, 'gatewayresponse.header.'),
+        ...(typeof template === 'string' ? { template } : {}),
+      };
+    });
   return {
     stageName: stage?.Properties?.StageName ?? 'prod',
     binaryMediaTypes: (api.Properties.BinaryMediaTypes ?? []).map((t: string) => t.replace('~1', '/')),
     routes,
-    gatewayResponseHeaders,
+    gatewayResponses,
   };
 }
 
-/** The function an AWS_PROXY integration URI invokes (a `Fn::GetAtt [fn, Arn]` inside its `Fn::Join`). */
+/**
+ * A Lambda authorizer: REQUEST authorizers whose identity source is headers (`method.request.header.X`, comma
+ * separated), as CDK's `RequestAuthorizer` writes them. TOKEN and Cognito authorizers, and other identity sources, are
+ * refused here, so an authorizer the local API would not honour never goes unnoticed.
+ */
+function authorizerOf(id: string, p: Json, resources: Record<string, Json>): LocalAuthorizer {
+  if (p.Type !== 'REQUEST') throw new Error(`Authorizer ${id}: the local API emulates REQUEST authorizers, not ${p.Type}`);
+  const sources = typeof p.IdentitySource === 'string' ? p.IdentitySource.split(',').map((s: string) => s.trim()).filter(Boolean) : [];
+  const prefix = 'method.request.header.';
+  if (sources.length === 0 || sources.some((s: string) => !s.startsWith(prefix))) {
+    throw new Error(`Authorizer ${id}: the local API emulates identity sources of request headers (${prefix}…), not ${JSON.stringify(p.IdentitySource)}`);
+  }
+  return {
+    logicalId: id,
+    functionId: findFunctionRef(p.AuthorizerUri, resources),
+    identityHeaders: sources.map((s: string) => s.slice(prefix.length).toLowerCase()),
+    ttlSeconds: p.AuthorizerResultTtlInSeconds ?? 300,
+  };
+}
+
+/** The function an AWS_PROXY integration or an authorizer URI invokes (a `Fn::GetAtt [fn, Arn]` inside its `Fn::Join`). */
 function findFunctionRef(uri: unknown, resources: Record<string, Json>): string {
   const found: string[] = [];
   const walk = (v: unknown) => {
@@ -442,8 +515,10 @@ function findFunctionRef(uri: unknown, resources: Record<string, Json>): string 
     }
   };
   walk(uri);
-  if (found.length !== 1) throw new Error(`Cannot tell which function the integration ${JSON.stringify(uri)} invokes`);
-  return found[0];
+  // CDK's authorizer URIs name the function three times (its ARN's partition and region, then the ARN).
+  const functions = [...new Set(found)];
+  if (functions.length !== 1) throw new Error(`Cannot tell which function the URI ${JSON.stringify(uri)} invokes`);
+  return functions[0];
 }
 
 /** `{ "method.response.header.X": "'value'" }` → `{ X: "value" }` (static values only). */

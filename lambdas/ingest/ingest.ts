@@ -43,27 +43,29 @@ export async function handleIngest(event: APIGatewayProxyEvent, deps: IngestDeps
     const route = ROUTES[event.resource.split('/').pop() ?? ''];
     if (!route) throw new RequestError(404, `No ingestion route ${event.resource}`);
 
-    const headerKey = basicAuthUser(header(event, 'authorization'));
-    if (headerKey !== undefined) {
-      await authenticate(headerKey, deps);
-      request.sourceId = sourceIdOf(headerKey);
+    // API Gateway's write-key authorizer has checked the key on the full-name routes; on the others, this does.
+    const authorized = event.requestContext?.authorizer?.sourceId;
+    if (typeof authorized === 'string') {
+      request.sourceId = authorized;
+    } else {
+      const headerKey = basicAuthUser(header(event, 'authorization'));
+      if (headerKey !== undefined) await authenticate(headerKey, deps, request);
     }
     checkContentType(event, ACCEPTED_MEDIA_TYPES, 'application/json (or text/plain holding JSON)');
     request.body = readBody(event, LIMITS.maxBatchBytes);
     const body = parseJson(request.body);
-    const writeKey = headerKey ?? (isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : undefined);
-    if (writeKey === undefined) {
-      throw new RequestError(401, 'Missing write key: send HTTP Basic authentication with the write key as the user name');
-    }
-    if (headerKey === undefined) {
-      await authenticate(writeKey, deps);
-      request.sourceId = sourceIdOf(writeKey);
+    if (request.sourceId === undefined) {
+      // analytics.js sends the key in the body, which no API Gateway authorizer can read.
+      const writeKey = isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : undefined;
+      if (writeKey === undefined) throw new RequestError(401, 'Missing write key: send HTTP Basic authentication with the write key as the user name');
+      await authenticate(writeKey, deps, request);
     }
 
     return await accept(route, body, request as AuthenticatedRequest, deps);
   } catch (error) {
     if (error instanceof RequestError) {
       deps.metrics.addMetric('RequestsRejected', MetricUnit.Count, 1);
+      countBy(deps.metrics, 'RequestsRejectedByStatus', 'status', String(error.status), 1);
       deps.logger.info('Request rejected', { status: error.status, reason: error.message });
       // A body that was read after authentication but is not a valid request (not JSON, not an object, no batch):
       // kept whole. Other refusals (size, media type, encoding) have no body worth keeping.
@@ -108,6 +110,9 @@ async function accept(route: IngestRoute, body: unknown, request: AuthenticatedR
   if (rejected.length === 0) return jsonResponse(200, { success: true }, CORS);
 
   deps.metrics.addMetric('EventsRejected', MetricUnit.Count, rejected.length);
+  const kinds = new Map<string, number>();
+  for (const r of rejected) kinds.set(r.kind, (kinds.get(r.kind) ?? 0) + 1);
+  for (const [kind, count] of kinds) countBy(deps.metrics, 'EventsRejectedByReason', 'reason', kind, count);
   deps.logger.info('Events rejected', { accepted: accepted.length, rejected });
   await record(
     rejected.map((r, i) => ({ ...badEventOf(request, `${request.id}/${r.index}`, r.reason), payload: redactWriteKeys(payloadOf(rejectedMessages[i])) })),
@@ -151,6 +156,15 @@ function redactWriteKeys(text: string): string {
   return text.replace(/("writeKey"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"[redacted]"');
 }
 
-async function authenticate(writeKey: string, deps: IngestDeps): Promise<void> {
+/** A count with one more dimension than the function's (`service`): one metric line of its own. */
+function countBy(metrics: Metrics, name: string, dimension: string, value: string, count: number): void {
+  const single = metrics.singleMetric();
+  single.addDimension(dimension, value);
+  single.addMetric(name, MetricUnit.Count, count);
+}
+
+/** Checks `writeKey` and marks the request as sent by it. */
+async function authenticate(writeKey: string, deps: IngestDeps, request: RequestInfo): Promise<void> {
   if (!(await deps.writeKeys.matches(writeKey))) throw new RequestError(401, 'Invalid write key');
+  request.sourceId = sourceIdOf(writeKey);
 }

@@ -3,13 +3,11 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { CATALOG_LIMITS, parseItemId, validateCatalogUpsert } from '../shared/domain/catalog';
 import { RequestError } from '../shared/domain/errors';
-import { checkContentType, dispatch, errorResponse, jsonResponse, parseJson, pathParameter, readBody, requireKey, Route } from '../shared/http';
+import { checkContentType, dispatch, errorResponse, jsonResponse, parseJson, pathParameter, readBody, Route } from '../shared/http';
 import type { CatalogStore } from '../shared/store/catalog-store';
-import type { KeyStore } from '../shared/store/key-store';
 
 export interface ItemsDeps {
   catalog: CatalogStore;
-  adminKeys: KeyStore;
   now: () => number;
   logger: Logger;
   metrics: Metrics;
@@ -25,7 +23,7 @@ const ROUTES: Record<string, Record<string, Route<ItemsDeps>>> = {
 };
 
 /**
- * The item catalog (admin key, HTTP Basic):
+ * The item catalog (IAM authorization: SigV4-signed requests):
  * - `PUT /v1/items` with `{ "items": [ … ] }` (see `domain/catalog.ts`) upserts whole items: 200
  *   `{ success, upserted }`. A batch with invalid items gets a 400 listing each rejected item's index and reason;
  *   the valid items of that batch *are* written, and the response says how many (`accepted`).
@@ -34,7 +32,6 @@ const ROUTES: Record<string, Record<string, Route<ItemsDeps>>> = {
  */
 export async function handleItems(event: APIGatewayProxyEvent, deps: ItemsDeps): Promise<APIGatewayProxyResult> {
   try {
-    await requireKey(event, deps.adminKeys, 'This route needs the admin key (HTTP Basic, key as the user name)');
     return await dispatch(event, ROUTES, deps, 'admin');
   } catch (error) {
     if (error instanceof RequestError) {

@@ -7,12 +7,11 @@ import { RequestError } from '../shared/domain/errors';
 import { profileIdOf } from '../shared/domain/profile';
 import { toProfileView } from '../shared/domain/profile-view';
 import { ProfileSettings } from '../shared/domain/settings';
-import { dispatch, errorResponse, jsonResponse, pathParameter, requireKey, Route } from '../shared/http';
+import { dispatch, errorResponse, jsonResponse, pathParameter, Route } from '../shared/http';
 import { personOf } from '../profiles/profiles';
 import { readCanonicalProfile } from '../shared/store/canonical-profile';
 import type { ErasureStore } from '../shared/store/erasure-store';
 import type { IdentityStore } from '../shared/store/identity-store';
-import type { KeyStore } from '../shared/store/key-store';
 import { eraseFromLake, exportFromLake, LakeAccess } from '../shared/store/lake-eraser';
 import type { ProfileDeleter, ProfileStore } from '../shared/store/profile-store';
 import type { SegmentBus } from '../shared/store/segment-bus';
@@ -33,7 +32,6 @@ export interface PrivacyDeps {
 }
 
 export interface PrivacyApiDeps extends PrivacyDeps {
-  adminKeys: KeyStore;
 }
 
 const ROUTES: Record<string, Record<string, Route<PrivacyApiDeps>>> = {
@@ -43,7 +41,7 @@ const ROUTES: Record<string, Record<string, Route<PrivacyApiDeps>>> = {
 };
 
 /**
- * The privacy admin API (admin key, HTTP Basic); `{userId}` addresses a person by any of their ids, as the profile
+ * The privacy admin API (IAM authorization: SigV4-signed requests); `{userId}` addresses a person by any of their ids, as the profile
  * admin API does.
  * - `DELETE /v1/profiles/{userId}`: erases the person (see `erasure.ts`). Their profile and ids are gone at once;
  *   202 with the request's id, which `GET /v1/erasures/{id}` shows `pending` until the lake is clean too.
@@ -52,7 +50,6 @@ const ROUTES: Record<string, Record<string, Route<PrivacyApiDeps>>> = {
  */
 export async function handlePrivacy(event: APIGatewayProxyEvent, deps: PrivacyApiDeps): Promise<APIGatewayProxyResult> {
   try {
-    await requireKey(event, deps.adminKeys, 'This route needs the admin key (HTTP Basic, key as the user name)');
     return await dispatch(event, ROUTES, deps, 'admin');
   } catch (error) {
     if (error instanceof RequestError) return errorResponse(error, 'admin');

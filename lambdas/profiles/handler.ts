@@ -1,11 +1,10 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { dynamoDbClient, kinesisClient, secretsManagerClient } from '../shared/clients';
+import { dynamoDbClient, kinesisClient } from '../shared/clients';
 import { profileSettingsFromEnv } from '../shared/domain/settings';
 import { ENV, requireEnv } from '../shared/env';
 import { createInstrumentation, instrumented } from '../shared/instrumentation';
 import { KinesisEventStream } from '../shared/store/event-stream';
 import { DynamoDbIdentityStore } from '../shared/store/identity-store';
-import { SecretsManagerKeyStore } from '../shared/store/key-store';
 import { DynamoDbProfileStore } from '../shared/store/profile-store';
 import { handleProfiles } from './profiles';
 
@@ -15,7 +14,6 @@ const deps = {
   profiles: new DynamoDbProfileStore(dynamodb, requireEnv(ENV.profilesTable)),
   identities: new DynamoDbIdentityStore(dynamodb, requireEnv(ENV.identitiesTable)),
   events: new KinesisEventStream(tools.tracer.captureAWSv3Client(kinesisClient()), requireEnv(ENV.eventStream)),
-  adminKeys: new SecretsManagerKeyStore(tools.tracer.captureAWSv3Client(secretsManagerClient()), requireEnv(ENV.adminKeySecret)),
   settings: profileSettingsFromEnv(),
   now: Date.now,
   logger: tools.logger,

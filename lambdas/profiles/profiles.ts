@@ -10,15 +10,13 @@ import { isPlainObject } from '../shared/domain/json';
 import { profileIdOf } from '../shared/domain/profile';
 import { toProfileView } from '../shared/domain/profile-view';
 import { ProfileSettings } from '../shared/domain/settings';
-import { checkContentType, dispatch, errorResponse, jsonResponse, parseJson, pathParameter, readBody, requireKey, Route } from '../shared/http';
+import { checkContentType, dispatch, errorResponse, jsonResponse, parseJson, pathParameter, readBody, Route } from '../shared/http';
 import { ProfileStores, readCanonicalProfile } from '../shared/store/canonical-profile';
 import type { EventStream } from '../shared/store/event-stream';
-import type { KeyStore } from '../shared/store/key-store';
 
 export interface ProfilesDeps extends ProfileStores {
   /** Where admin consent statements go: the same stream as every event, so they are processed in line with them. */
   events: EventStream;
-  adminKeys: KeyStore;
   settings: ProfileSettings;
   now: () => number;
   newId?: () => string;
@@ -35,7 +33,7 @@ const ROUTES: Record<string, Record<string, Route<ProfilesDeps>>> = {
 const MAX_CONSENT_BODY_BYTES = 16 * 1024;
 
 /**
- * The profile admin API (admin key, HTTP Basic). `{userId}` is a user id, or with `?idType=anonymousId` an
+ * The profile admin API (IAM authorization: SigV4-signed requests). `{userId}` is a user id, or with `?idType=anonymousId` an
  * anonymous id; any id linked to a person addresses that person (identity resolution).
  * - `GET /v1/profiles/{userId}`: the profile view. 404 when there is none, or it has expired (even if DynamoDB
  *   has not deleted it yet).
@@ -45,7 +43,6 @@ const MAX_CONSENT_BODY_BYTES = 16 * 1024;
  */
 export async function handleProfiles(event: APIGatewayProxyEvent, deps: ProfilesDeps): Promise<APIGatewayProxyResult> {
   try {
-    await requireKey(event, deps.adminKeys, 'This route needs the admin key (HTTP Basic, key as the user name)');
     return await dispatch(event, ROUTES, deps, 'admin');
   } catch (error) {
     if (error instanceof RequestError) return errorResponse(error, 'admin');

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { dynamoDbClient, kinesisClient, personalizeRuntimeClient, secretsManagerClient } from '../shared/clients';
+import { dynamoDbClient, kinesisClient, personalizeRuntimeClient } from '../shared/clients';
 import { resolveRecommendConfig } from '../shared/domain/recommend-config';
 import { consentSettingsFromEnv, DEFAULT_PROFILE_SETTINGS } from '../shared/domain/settings';
 import { ENV, numberEnv, requireEnv } from '../shared/env';
 import { createInstrumentation, instrumented } from '../shared/instrumentation';
 import { KinesisEventStream } from '../shared/store/event-stream';
-import { SecretsManagerKeyStore } from '../shared/store/key-store';
 import { CachedModelStore, DynamoDbModelStore } from '../shared/store/model-store';
 import { DEFAULT_PERSONALIZE_TIMEOUT_MS, PersonalizeRecommender } from '../shared/store/personalize-recommender';
 import { DynamoDbIdentityStore } from '../shared/store/identity-store';
@@ -23,7 +22,6 @@ const deps: RecommendDeps = {
   identities: new DynamoDbIdentityStore(dynamodb, requireEnv(ENV.identitiesTable)),
   model: new CachedModelStore(new DynamoDbModelStore(dynamodb, requireEnv(ENV.itemsTable)), config.modelCacheSeconds * 1000),
   events: new KinesisEventStream(tools.tracer.captureAWSv3Client(kinesisClient()), requireEnv(ENV.eventStream)),
-  readKeys: new SecretsManagerKeyStore(tools.tracer.captureAWSv3Client(secretsManagerClient()), requireEnv(ENV.readKeySecret)),
   config,
   consent: consentSettingsFromEnv(),
   affinityHalfLifeDays: numberEnv(ENV.affinityHalfLifeDays, DEFAULT_PROFILE_SETTINGS.affinityHalfLifeDays),

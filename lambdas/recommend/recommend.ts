@@ -10,9 +10,8 @@ import { profileIdOf } from '../shared/domain/profile';
 import { ResolvedRecommendConfig, servingFor, ServingSettings, Strategy } from '../shared/domain/recommend-config';
 import { applyRules, Candidate } from '../shared/domain/rules';
 import { builtInCandidates, listsToFetch, PersonalSignals, ruleContextOf, signalsOf } from '../shared/domain/serving';
-import { errorResponse, jsonResponse, requireKey } from '../shared/http';
+import { errorResponse, jsonResponse } from '../shared/http';
 import type { EventStream } from '../shared/store/event-stream';
-import type { KeyStore } from '../shared/store/key-store';
 import type { ModelStore, ServingState } from '../shared/store/model-store';
 import type { PersonalizeRecommender } from '../shared/store/personalize-recommender';
 import { ProfileStores, readCanonicalProfile } from '../shared/store/canonical-profile';
@@ -25,7 +24,6 @@ export interface RecommendDeps extends ProfileStores {
   consent: ConsentSettings;
   model: ModelStore;
   events: EventStream;
-  readKeys: KeyStore;
   config: ResolvedRecommendConfig;
   affinityHalfLifeDays: number;
   personalize?: ExternalRecommender;
@@ -65,14 +63,13 @@ export interface RecommendationResponse {
 }
 
 /**
- * `GET /v1/recommendations?userId=…|anonymousId=…&limit=&itemId=&category=&exclude=a,b` (read key, HTTP Basic).
+ * `GET /v1/recommendations?userId=…|anonymousId=…&limit=&itemId=&category=&exclude=a,b` (read key, HTTP Basic, checked by the API's authorizer).
  *
  * Two sequential reads at most: the profile next to the (cached) model pointer, then one batch read of the
  * neighbour lists of the person's recent items and the category lists; the rest is pure compute.
  */
 export async function handleRecommend(event: APIGatewayProxyEvent, deps: RecommendDeps): Promise<APIGatewayProxyResult> {
   try {
-    await requireKey(event, deps.readKeys, 'This route needs the read key (HTTP Basic, key as the user name)');
     const request = parseRequest(event.queryStringParameters ?? {});
     const response = await recommend(request, deps);
     return jsonResponse(200, response, { 'Cache-Control': 'no-store' });
@@ -118,7 +115,7 @@ export async function recommend(request: RecommendationRequest, deps: RecommendD
     ...(state.manifest ? { modelVersion: state.manifest.version } : {}),
     items,
   };
-  recordMetrics(deps.metrics, response, signals);
+  recordMetrics(deps.metrics, response, signals, state.manifest ? now - state.manifest.trainedAt : undefined);
   if (deps.config.exposureEvents && items.length > 0) await writeExposure(request, response, now, deps);
   return response;
 }
@@ -199,8 +196,13 @@ async function writeExposure(request: RecommendationRequest, response: Recommend
   }
 }
 
-function recordMetrics(metrics: Metrics, response: RecommendationResponse, signals: PersonalSignals): void {
+function recordMetrics(metrics: Metrics, response: RecommendationResponse, signals: PersonalSignals, modelAgeMs: number | undefined): void {
   metrics.addMetric('RecommendationsServed', MetricUnit.Count, 1);
+  // The age of the model version that served: an alarm says when training has stopped.
+  if (modelAgeMs !== undefined) metrics.addMetric('ModelAgeHours', MetricUnit.NoUnit, Math.max(0, modelAgeMs) / 3_600_000);
+  const byStrategy = metrics.singleMetric();
+  byStrategy.addDimensions({ strategy: response.strategy, variant: response.variant });
+  byStrategy.addMetric('RecommendationsByStrategy', MetricUnit.Count, 1);
   if (signals.recent.length === 0) metrics.addMetric('ColdStartRequests', MetricUnit.Count, 1);
   if (response.items.length > 0 && response.items.every((i) => !i.reasons.some((r) => r.startsWith('similar:') || r.startsWith('context:') || r === 'personalize'))) {
     metrics.addMetric('FallbackResponses', MetricUnit.Count, 1);

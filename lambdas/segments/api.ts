@@ -4,13 +4,11 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { RequestError } from '../shared/domain/errors';
 import { isPlainObject } from '../shared/domain/json';
 import { parseSegmentDefinition, SEGMENT_LIMITS, SegmentDefinition, SegmentIdSchema } from '../shared/domain/segments';
-import { checkContentType, dispatch, errorResponse, jsonResponse, parseJson, pathParameter, readBody, requireKey, Route } from '../shared/http';
-import type { KeyStore } from '../shared/store/key-store';
+import { checkContentType, dispatch, errorResponse, jsonResponse, parseJson, pathParameter, readBody, Route } from '../shared/http';
 import { InvalidSegment, isInvalidSegment, SegmentListing, SegmentStore, StoredSegment } from '../shared/store/segment-store';
 
 export interface SegmentsDeps {
   segments: SegmentStore;
-  adminKeys: KeyStore;
   now: () => number;
   logger: Logger;
   metrics: Metrics;
@@ -32,7 +30,7 @@ const ROUTES: Record<string, Record<string, Route<SegmentsDeps>>> = {
 };
 
 /**
- * The segment definitions (admin key, HTTP Basic); a definition's format is in `domain/segments.ts`. A segment
+ * The segment definitions (IAM authorization: SigV4-signed requests); a definition's format is in `domain/segments.ts`. A segment
  * reads as `{ id, name, description?, condition, version, createdAt, updatedAt }` (times in ISO 8601).
  * - `GET /v1/segments`: 200 `{ segments: [ … ] }`, sorted by id; with `invalid: [{ id, problem, … }]` as well when
  *   stored definitions no longer validate (they are not evaluated: replace or delete them).
@@ -44,11 +42,10 @@ const ROUTES: Record<string, Record<string, Route<SegmentsDeps>>> = {
  * - `DELETE /v1/segments/{segmentId}`: 204, 404 when there was none.
  *
  * The limit is checked before the write, so concurrent creations may pass it together: it bounds mistakes, not
- * adversaries (every caller holds the admin key).
+ * adversaries (every caller is an administrator with IAM access to the admin routes).
  */
 export async function handleSegments(event: APIGatewayProxyEvent, deps: SegmentsDeps): Promise<APIGatewayProxyResult> {
   try {
-    await requireKey(event, deps.adminKeys, 'This route needs the admin key (HTTP Basic, key as the user name)');
     return await dispatch(event, ROUTES, deps, 'admin');
   } catch (error) {
     if (error instanceof RequestError) {

@@ -30,9 +30,14 @@ export const ENV = {
   /** EventBridge bus that segment entry and exit events are published to. */
   segmentEventBus: 'SEGMENT_EVENT_BUS_NAME',
   itemsTable: 'ITEMS_TABLE_NAME',
+  /** The write keys, which the ingest function checks on the routes analytics.js posts to (key in the body). */
   writeKeySecret: 'WRITE_KEY_SECRET_ID',
-  adminKeySecret: 'ADMIN_KEY_SECRET_ID',
-  readKeySecret: 'READ_KEY_SECRET_ID',
+  /** The credential an authorizer checks (the write keys, or the recommendation read keys). */
+  keySecret: 'KEY_SECRET_ID',
+  /** The API Gateway API key an authorizer returns as `usageIdentifierKey` (its credential's usage plan). */
+  usageKey: 'USAGE_IDENTIFIER_KEY',
+  /** Which credential an authorizer checks: `write` or `read` (in its logs and metrics). */
+  credential: 'CREDENTIAL_NAME',
   anonymousTtlDays: 'PROFILE_TTL_ANONYMOUS_DAYS',
   knownTtlDays: 'PROFILE_TTL_KNOWN_DAYS',
   dedupWindowHours: 'DEDUP_WINDOW_HOURS',
@@ -50,6 +55,11 @@ export const ENV = {
   trainingWindowDays: 'TRAINING_WINDOW_DAYS',
   /** Days a trained model version's rows live. */
   modelRetentionDays: 'MODEL_RETENTION_DAYS',
+  /**
+   * Key of the pseudonyms that stand for personal values in every function's logs (`shared/log-privacy.ts`): one
+   * secret value per deployment, the same on every function so that a person's lines correlate across them.
+   */
+  logHashSalt: 'LOG_HASH_SALT',
 } as const;
 
 /** Key schema of the profiles table: one item per profile, `pk` = profile id (see `profileIdOf`). */

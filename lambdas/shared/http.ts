@@ -1,11 +1,11 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { RequestError } from './domain/errors';
-import type { KeyStore } from './store/key-store';
+import { jsonSyntaxError } from './domain/json';
 
 /** HTTP plumbing shared by the API functions (API Gateway REST proxy integration). */
 
-export function header(event: Pick<APIGatewayProxyEvent, 'headers'>, name: string): string | undefined {
+export function header(event: { headers?: Record<string, string | undefined> | null }, name: string): string | undefined {
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === wanted) return value ?? undefined;
   return undefined;
@@ -32,15 +32,6 @@ export function basicAuthUser(authorization: string | undefined): string | undef
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon === -1 ? decoded : decoded.slice(0, colon);
-}
-
-/**
- * Refuses the request (401, with `message`) unless its `Authorization: Basic` user name is one of `keys`: how the
- * admin routes take their key.
- */
-export async function requireKey(event: Pick<APIGatewayProxyEvent, 'headers'>, keys: KeyStore, message: string): Promise<void> {
-  const key = basicAuthUser(header(event, 'authorization'));
-  if (key === undefined || !(await keys.matches(key))) throw new RequestError(401, message);
 }
 
 /**
@@ -100,7 +91,7 @@ export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new RequestError(400, `Malformed JSON: ${(error as Error).message}`);
+    throw new RequestError(400, `Malformed JSON: ${jsonSyntaxError(error)}`);
   }
 }
 

@@ -1,11 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
+import { PrivateLogFormatter } from './log-privacy';
 
 /**
  * The one instrumentation style of every function: Powertools logger, metrics and tracer, configured from
- * the environment the house function construct sets (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE).
+ * the environment the house function construct sets (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE,
+ * LOG_HASH_SALT). The logger writes no personal data (see `log-privacy.ts`).
  */
 export interface Instrumentation {
   logger: Logger;
@@ -14,8 +17,16 @@ export interface Instrumentation {
 }
 
 export function createInstrumentation(): Instrumentation {
-  return { logger: new Logger(), metrics: new Metrics(), tracer: new Tracer() };
+  return { logger: createLogger(), metrics: new Metrics(), tracer: new Tracer() };
 }
+
+/** A Powertools logger whose lines carry pseudonyms instead of personal data (ids, traits, payloads…). */
+export function createLogger(options: { serviceName?: string; logLevel?: LogLevel } = {}): Logger {
+  return new Logger({ ...options, logFormatter: new PrivateLogFormatter() });
+}
+
+/** Scrubs what a handler throws: the Lambda runtime logs it itself, past the logger's formatter. */
+const thrown = new PrivateLogFormatter();
 
 /**
  * Wraps a handler: request context in every log line, a traced handler subsegment with the cold-start
@@ -34,6 +45,7 @@ export function instrumented<E, R>(tools: Instrumentation, handler: (event: E, c
     try {
       return await handler(event, context);
     } catch (error) {
+      thrown.scrubThrown(error);
       tracer.addErrorAsMetadata(error as Error);
       logger.error('Invocation failed', error as Error);
       throw error;

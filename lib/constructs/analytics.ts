@@ -2,6 +2,7 @@ import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { CfnNamedQuery, CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import { IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { IKey } from 'aws-cdk-lib/aws-kms';
 import { Bucket, IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { Analysis, loadAnalyses } from '../../analytics';
@@ -9,6 +10,7 @@ import { SEGMENT_EVENT_DETAIL_FIELDS } from '../../lambdas/shared/domain/segment
 import { DEFAULT_CONFIG, LAKE_DATABASE_NAME } from '../config';
 import { objectsUnderFinding, privateBucket } from './buckets';
 import { LAKE_PREFIXES } from './event-lake';
+import { grantKey, KEY_ACTIONS } from './platform-key';
 
 /** A Glue column. */
 export interface Column {
@@ -106,12 +108,18 @@ export interface AnalyticsProps {
   destroyData?: boolean;
   /** Saved analyses deployed as named queries. @default loadAnalyses() (the `.sql` files of `analytics/`) */
   analyses?: readonly Analysis[];
+  /**
+   * Customer managed key of the results bucket and of the results the workgroup writes (SSE-KMS).
+   * @default - SSE-S3
+   */
+  encryptionKey?: IKey;
 }
 
 /**
  * SQL over the lake: the Glue database with the `events`, `bad_events` and `segment_events` tables (partition projection on
  * `dt`/`hour`, so no crawler and no partition maintenance), an Athena workgroup that enforces engine 3, a scan
- * limit per query and encrypted results in a bucket of its own, and the saved analyses as named queries.
+ * limit per query and encrypted results (SSE-KMS with `encryptionKey`, or SSE-S3) in a bucket of its own, and the
+ * saved analyses as named queries.
  */
 export class Analytics extends Construct {
   readonly database: CfnDatabase;
@@ -150,6 +158,7 @@ export class Analytics extends Construct {
     this.resultsBucket = privateBucket(this, 'Results', {
       destroyData: props.destroyData ?? false,
       accessLogs: props.accessLogs,
+      encryptionKey: props.encryptionKey,
       lifecycleRules: [
         {
           id: 'expire-results',
@@ -160,7 +169,7 @@ export class Analytics extends Construct {
     });
     this.workGroup = new CfnWorkGroup(this, 'WorkGroup', {
       name: `${Stack.of(this).stackName}-analytics`,
-      description: 'Queries over the event lake: engine 3, scan limit per query, SSE-S3 results',
+      description: `Queries over the event lake: engine 3, scan limit per query, ${props.encryptionKey ? 'SSE-KMS' : 'SSE-S3'} results`,
       state: 'ENABLED',
       // Deleting the stack deletes the workgroup with its named queries and query history.
       recursiveDeleteOption: true,
@@ -171,7 +180,7 @@ export class Analytics extends Construct {
         engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
         resultConfiguration: {
           outputLocation: this.resultsBucket.s3UrlForObject(RESULTS_PREFIX),
-          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+          encryptionConfiguration: props.encryptionKey ? { encryptionOption: 'SSE_KMS', kmsKey: props.encryptionKey.keyArn } : { encryptionOption: 'SSE_S3' },
         },
       },
     });
@@ -183,8 +192,9 @@ export class Analytics extends Construct {
   /**
    * Lets `grantee` run Athena queries in the workgroup over `tables`: the query calls on the workgroup, the Glue
    * catalog reads of the database and those tables, reading their lake prefixes, and writing and reading results
-   * (Athena writes them with the caller's credentials). Object ARNs end in `<prefix>*`: acknowledge
-   * `AwsSolutions-IAM5` for them at the grantee, with `iam5FindingsOf`.
+   * (Athena writes them with the caller's credentials). With customer managed keys, S3 uses them as the caller too:
+   * `kms:Decrypt` on the lake's key, `kms:GenerateDataKey` and `kms:Decrypt` on the results'. Object ARNs end in
+   * `<prefix>*`: acknowledge `AwsSolutions-IAM5` for them at the grantee, with `iam5FindingsOf`.
    */
   grantQuery(grantee: IGrantable, ...tables: LakeTable[]): void {
     const stack = Stack.of(this);
@@ -208,6 +218,8 @@ export class Analytics extends Construct {
     add(['s3:ListBucket'], [this.lake.bucketArn], { StringLike: { 's3:prefix': prefixes.flatMap((p) => [p, `${p}*`]) } });
     add(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'], [this.resultsBucket.arnForObjects(`${RESULTS_PREFIX}*`)]);
     add(['s3:GetBucketLocation', 's3:ListBucket'], [this.resultsBucket.bucketArn]);
+    grantKey(grantee, this.lake.encryptionKey, KEY_ACTIONS.decrypt);
+    grantKey(grantee, this.resultsBucket.encryptionKey, KEY_ACTIONS.encrypt);
   }
 
   /** The cdk-nag `AwsSolutions-IAM5` finding ids of `grantQuery(grantee, ...tables)`: the prefix-scoped object ARNs. */

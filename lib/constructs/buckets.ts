@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { IKey } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, IBucket, LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -9,9 +10,15 @@ export interface PrivateBucketProps {
   accessLogs: IBucket;
   /** @default - none */
   lifecycleRules?: LifecycleRule[];
+  /**
+   * Customer managed key of the bucket's default encryption (SSE-KMS, with an S3 Bucket Key: one KMS request per
+   * bucket key, not per object). Writers need `kms:GenerateDataKey` and `kms:Decrypt` on it, readers `kms:Decrypt`.
+   * @default - S3-managed keys (SSE-S3)
+   */
+  encryptionKey?: IKey;
 }
 
-/** What every bucket of this project is: private, encrypted with S3-managed keys, TLS-only, unversioned. */
+/** What every bucket of this project is: private, encrypted (S3-managed keys unless given a key), TLS-only, unversioned. */
 const PRIVATE = {
   encryption: BucketEncryption.S3_MANAGED,
   blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
@@ -19,14 +26,18 @@ const PRIVATE = {
   versioned: false,
 } as const;
 
+/** SSE-KMS with `key` and a Bucket Key, or SSE-S3. */
+const encryptedWith = (key: IKey | undefined) => (key ? { encryption: BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true } : {});
+
 /** Retained by default; with `destroyData`, deleted with the stack together with its objects. */
 const removal = (destroyData: boolean) =>
   destroyData ? { removalPolicy: RemovalPolicy.DESTROY, autoDeleteObjects: true } : { removalPolicy: RemovalPolicy.RETAIN };
 
-/** A private bucket (see PRIVATE) whose server access logs go to `accessLogs`. */
+/** A private bucket (see PRIVATE), encrypted with `encryptionKey` if given, whose server access logs go to `accessLogs`. */
 export function privateBucket(scope: Construct, id: string, props: PrivateBucketProps): Bucket {
   return new Bucket(scope, id, {
     ...PRIVATE,
+    ...encryptedWith(props.encryptionKey),
     ...removal(props.destroyData),
     serverAccessLogsBucket: props.accessLogs,
     serverAccessLogsPrefix: `${id}/`,
@@ -42,9 +53,10 @@ export interface AccessLogsBucketProps {
 }
 
 /**
- * The target of the other buckets' S3 server access logs: private like them (S3-managed keys, which is what log
- * delivery supports), logs expiring after `retentionDays`. S3 writes the logs under a bucket policy for
- * `logging.s3.amazonaws.com` (CDK adds it), not ACLs.
+ * The target of the other buckets' S3 server access logs: private like them, logs expiring after `retentionDays`.
+ * Always S3-managed keys, whatever the others use: SSE-S3 is the only default encryption S3 server access log
+ * delivery supports on a target bucket. S3 writes the logs under a bucket policy for `logging.s3.amazonaws.com`
+ * (CDK adds it), not ACLs.
  */
 export function accessLogsBucket(scope: Construct, id: string, props: AccessLogsBucketProps): Bucket {
   // The bucket-policy way of granting log delivery, whatever cdk.json says: new buckets refuse ACLs.

@@ -5,6 +5,7 @@ import { IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { FirehoseDeliveryStream } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { IKey } from 'aws-cdk-lib/aws-kms';
 import {
   CfnDeliveryStream,
   Compression,
@@ -18,6 +19,7 @@ import {
 import { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, StorageClass } from 'aws-cdk-lib/aws-s3';
+import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConsentSettings } from '../../lambdas/shared/domain/consent';
 import { SEGMENT_EVENT_SOURCE } from '../../lambdas/shared/domain/segment-events';
@@ -26,6 +28,8 @@ import { ENV } from '../../lambdas/shared/env';
 import { DEFAULT_CONFIG } from '../config';
 import { accessLogsBucket, objectsUnderFinding, privateBucket } from './buckets';
 import { HouseFunction } from './house-function';
+import { grantKey, KEY_ACTIONS } from './platform-key';
+import { withDeadLetterQueue } from './schedules';
 
 /** Top-level prefixes of the lake bucket: one per table, and Firehose's error output. */
 export const LAKE_PREFIXES = { events: 'events/', badEvents: 'bad-events/', segmentEvents: 'segment-events/', errors: 'errors/' } as const;
@@ -66,6 +70,13 @@ export interface EventLakeProps {
   destroyData?: boolean;
   /** Days the delivery streams' error logs are kept. @default 30 */
   logRetentionDays?: number;
+  /** Where the segment events EventBridge cannot deliver to Firehose go (`failedInvocationsQueue`). */
+  failedInvocations: IQueue;
+  /**
+   * Customer managed key of the lake bucket (SSE-KMS): the delivery streams write with it. The access-log bucket
+   * stays on SSE-S3, the only default encryption S3 server access log delivery supports. @default - SSE-S3
+   */
+  encryptionKey?: IKey;
 }
 
 /**
@@ -123,6 +134,7 @@ export class EventLake extends Construct {
     this.bucket = privateBucket(this, 'Bucket', {
       destroyData,
       accessLogs: this.accessLogs,
+      encryptionKey: props.encryptionKey,
       lifecycleRules: [
         {
           id: 'events',
@@ -151,7 +163,11 @@ export class EventLake extends Construct {
       environment: consentSettingsToEnv(props.consent),
     })
       .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:GetItem')
-      .bindTable(props.identities, ENV.identitiesTable, 'dynamodb:BatchGetItem');
+      .bindTable(props.identities, ENV.identitiesTable, 'dynamodb:BatchGetItem')
+      .invokedSynchronouslyBy(
+        'Data Firehose, as the record transformation of the events delivery stream',
+        `Firehose retries the batch, then writes its records under ${LAKE_PREFIXES.errors}events/processing-failed/`,
+      );
     this.eventsDeliveryStream = this.deliveryStream('EventsDelivery', {
       prefix: LAKE_PREFIXES.events,
       errorPrefix: `${LAKE_PREFIXES.errors}events/`,
@@ -162,7 +178,7 @@ export class EventLake extends Construct {
     });
     Validations.of(this.eventsDeliveryStream).acknowledge({
       id: 'AwsSolutions-KDF1',
-      reason: 'Firehose refuses server-side encryption on a delivery stream whose source is a Kinesis stream; the records are encrypted at rest in that stream (KMS) and in S3 (SSE-S3)',
+      reason: `Firehose refuses server-side encryption on a delivery stream whose source is a Kinesis stream; the records are encrypted at rest in that stream (KMS) and in S3 (${props.encryptionKey ? 'SSE-KMS' : 'SSE-S3'})`,
     });
     this.badEventsDeliveryStream = this.deliveryStream('BadEventsDelivery', {
       prefix: LAKE_PREFIXES.badEvents,
@@ -185,7 +201,7 @@ export class EventLake extends Construct {
       eventBus: props.segmentBus,
       eventPattern: { source: [SEGMENT_EVENT_SOURCE] },
       // The whole event, as EventBridge delivers it; the target's role may put records on this delivery stream only.
-      targets: [new FirehoseDeliveryStream(this.segmentEventsDeliveryStream)],
+      targets: [withDeadLetterQueue(new FirehoseDeliveryStream(this.segmentEventsDeliveryStream), props.failedInvocations)],
     });
 
     // Every delivery stream adds Firehose's CIDR blocks per region to the stack (for VPC destinations such as
@@ -228,6 +244,9 @@ export class EventLake extends Construct {
     // The S3 actions of Firehose's documented destination policy, objects scoped to this stream's prefixes.
     role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [this.bucket.bucketArn] }));
     role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resources: objects }));
+    // Firehose's documented destination policy with an SSE-KMS bucket. (Reading the source stream's key is granted
+    // with the stream, `kms:Decrypt`.)
+    grantKey(role, this.bucket.encryptionKey, KEY_ACTIONS.encrypt);
     if (options.processor) {
       // Firehose's documented policy for a Lambda processor. The processor's own grant is lost on the immutable
       // destination role below, so it is given here, for that function only.

@@ -33,6 +33,7 @@ export class Ingestion extends Construct {
     })
       .bindStream(props.stream, ENV.eventStream, 'kinesis:PutRecords')
       .bindSecret(props.writeKey, ENV.writeKeySecret)
-      .bindDeliveryStream(props.badEvents, ENV.badEventsDeliveryStream, 'firehose:PutRecord', 'firehose:PutRecordBatch');
+      .bindDeliveryStream(props.badEvents, ENV.badEventsDeliveryStream, 'firehose:PutRecord', 'firehose:PutRecordBatch')
+      .invokedSynchronouslyBy('API Gateway (the Segment tracking routes)', 'the caller gets the error response and retries (Segment SDKs retry with backoff)');
   }
 }

@@ -1,4 +1,5 @@
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ITEMS_KEY } from '../../lambdas/shared/env';
 import { dataTable } from './tables';
@@ -6,6 +7,8 @@ import { dataTable } from './tables';
 export interface ItemStoreProps {
   /** Delete the table with the stack. */
   destroyData: boolean;
+  /** Customer managed key of the table. @default - AWS-managed */
+  encryptionKey?: IKey;
 }
 
 /**
@@ -17,6 +20,6 @@ export class ItemStore extends Construct {
 
   constructor(scope: Construct, id: string, props: ItemStoreProps) {
     super(scope, id);
-    this.items = dataTable(this, 'Items', { partitionKey: ITEMS_KEY.partitionKey, expires: true, destroyData: props.destroyData });
+    this.items = dataTable(this, 'Items', { partitionKey: ITEMS_KEY.partitionKey, expires: true, destroyData: props.destroyData, encryptionKey: props.encryptionKey });
   }
 }

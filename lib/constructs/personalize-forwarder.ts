@@ -1,6 +1,7 @@
 import { Duration, Token, Validations } from 'aws-cdk-lib';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { IKey } from 'aws-cdk-lib/aws-kms';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/shared/env';
@@ -17,6 +18,8 @@ export interface PersonalizeForwarderProps {
   logRetentionDays: number;
   /** Records per invocation; each becomes up to one PutEvents call per session (≤ 10 events a call). @default 100 */
   batchSize?: number;
+  /** Customer managed key of the failure queue. @default - SSE-SQS */
+  encryptionKey?: IKey;
 }
 
 /**
@@ -45,7 +48,7 @@ export class PersonalizeForwarder extends Construct {
     this.grantPutEvents();
 
     // The profile processor's default failure handling, with smaller batches (PutEvents takes 10 events a call).
-    this.failureQueue = consumeStream(this, this.function.fn, props.stream, { ...DEFAULT_CONFIG.processor, batchSize: props.batchSize ?? 100 });
+    this.failureQueue = consumeStream(this, this.function.fn, props.stream, { ...DEFAULT_CONFIG.processor, batchSize: props.batchSize ?? 100 }, props.encryptionKey);
   }
 
   /**

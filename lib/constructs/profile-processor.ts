@@ -3,6 +3,7 @@ import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { IEventBus } from 'aws-cdk-lib/aws-events';
 import { IDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
+import { IKey } from 'aws-cdk-lib/aws-kms';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { profileSettingsToEnv, ProfileSettings } from '../../lambdas/shared/domain/settings';
@@ -23,6 +24,8 @@ export interface ProfileProcessorProps {
   settings: ProfileSettings;
   processor: PlatformConfig['processor'];
   logRetentionDays: number;
+  /** Customer managed key of the failure queue. @default - SSE-SQS */
+  encryptionKey?: IKey;
 }
 
 /**
@@ -55,6 +58,6 @@ export class ProfileProcessor extends Construct {
       .bindTable(props.segments, ENV.segmentsTable, 'dynamodb:Scan')
       .bindEventBus(props.segmentBus, ENV.segmentEventBus);
 
-    this.failureQueue = consumeStream(this, this.function.fn, props.stream, props.processor);
+    this.failureQueue = consumeStream(this, this.function.fn, props.stream, props.processor, props.encryptionKey);
   }
 }

@@ -1,7 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
-import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { profileSettingsToEnv, ProfileSettings } from '../../lambdas/shared/domain/settings';
 import { ENV } from '../../lambdas/shared/env';
@@ -12,13 +11,12 @@ export interface ProfileReaderProps {
   identities: ITable;
   /** Where admin consent statements go. */
   stream: IStream;
-  adminKey: ISecret;
   settings: ProfileSettings;
   logRetentionDays: number;
 }
 
 /**
- * The profile admin API behind the admin key: `GET /v1/profiles/{userId}` reads the person's profile by any linked
+ * The profile admin API (IAM authorization): `GET /v1/profiles/{userId}` reads the person's profile by any linked
  * id; `PUT /v1/profiles/{userId}/consent` puts an operator's consent statement on the event stream.
  */
 export class ProfileReader extends Construct {
@@ -29,7 +27,7 @@ export class ProfileReader extends Construct {
     this.function = new HouseFunction(this, 'Profiles', {
       entry: 'profiles/handler.ts',
       serviceName: 'profiles-api',
-      description: 'Profile admin API: profile reads and consent statements (admin key)',
+      description: 'Profile admin API: profile reads and consent statements',
       memorySize: 256,
       timeout: Duration.seconds(5),
       logRetentionDays: props.logRetentionDays,
@@ -38,6 +36,6 @@ export class ProfileReader extends Construct {
       .bindTable(props.profiles, ENV.profilesTable, 'dynamodb:GetItem')
       .bindTable(props.identities, ENV.identitiesTable, 'dynamodb:BatchGetItem')
       .bindStream(props.stream, ENV.eventStream, 'kinesis:PutRecords')
-      .bindSecret(props.adminKey, ENV.adminKeySecret);
+      .invokedSynchronouslyBy('API Gateway (/v1/profiles, IAM authorization)', 'the caller gets the error response');
   }
 }

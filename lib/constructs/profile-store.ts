@@ -1,4 +1,5 @@
 import { AttributeType, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { IDENTITIES_KEY, PROFILES_KEY, SEGMENTS_DUE_INDEX } from '../../lambdas/shared/env';
 import { dataTable } from './tables';
@@ -6,6 +7,8 @@ import { dataTable } from './tables';
 export interface ProfileStoreProps {
   /** Delete the table with the stack. */
   destroyData: boolean;
+  /** Customer managed key of both tables. @default - AWS-managed */
+  encryptionKey?: IKey;
 }
 
 /**
@@ -21,13 +24,14 @@ export class ProfileStore extends Construct {
 
   constructor(scope: Construct, id: string, props: ProfileStoreProps) {
     super(scope, id);
-    this.profiles = dataTable(this, 'Profiles', { partitionKey: PROFILES_KEY.partitionKey, expires: true, destroyData: props.destroyData });
+    const { destroyData, encryptionKey } = props;
+    this.profiles = dataTable(this, 'Profiles', { partitionKey: PROFILES_KEY.partitionKey, expires: true, destroyData, encryptionKey });
     this.profiles.addGlobalSecondaryIndex({
       indexName: SEGMENTS_DUE_INDEX.indexName,
       partitionKey: { name: SEGMENTS_DUE_INDEX.partitionKey, type: AttributeType.STRING },
       sortKey: { name: SEGMENTS_DUE_INDEX.sortKey, type: AttributeType.NUMBER },
       projectionType: ProjectionType.KEYS_ONLY,
     });
-    this.identities = dataTable(this, 'Identities', { partitionKey: IDENTITIES_KEY.partitionKey, expires: true, destroyData: props.destroyData });
+    this.identities = dataTable(this, 'Identities', { partitionKey: IDENTITIES_KEY.partitionKey, expires: true, destroyData, encryptionKey });
   }
 }

@@ -2,7 +2,6 @@ import { Duration } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { IStream } from 'aws-cdk-lib/aws-kinesis';
-import { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ConsentSettings } from '../../lambdas/shared/domain/consent';
 import { consentSettingsToEnv } from '../../lambdas/shared/domain/settings';
@@ -16,8 +15,6 @@ export interface RecommendationApiProps {
   identities: ITable;
   /** Where exposure events go. */
   stream: IStream;
-  adminKey: ISecret;
-  readKey: ISecret;
   recommendations: PlatformConfig['recommendations'];
   personalize: PlatformConfig['personalize'];
   affinityHalfLifeDays: number;
@@ -27,8 +24,8 @@ export interface RecommendationApiProps {
 }
 
 /**
- * The catalog function (`PUT /v1/items`, `DELETE /v1/items/{itemId}`, admin key) and the recommendation
- * function (`GET /v1/recommendations`, read key): one profile read, one batch read of the model, an exposure
+ * The catalog function (`PUT /v1/items`, `DELETE /v1/items/{itemId}`, IAM authorization) and the recommendation
+ * function (`GET /v1/recommendations`, read key checked by the API's authorizer): one profile read, one batch read of the model, an exposure
  * event on the stream.
  */
 export class RecommendationApi extends Construct {
@@ -40,13 +37,13 @@ export class RecommendationApi extends Construct {
     this.catalog = new HouseFunction(this, 'Catalog', {
       entry: 'items/handler.ts',
       serviceName: 'catalog-api',
-      description: 'Item catalog: batch upsert and delete (admin key)',
+      description: 'Item catalog: batch upsert and delete',
       memorySize: 512,
       timeout: Duration.seconds(15),
       logRetentionDays: props.logRetentionDays,
     })
       .bindTable(props.items, ENV.itemsTable, 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem')
-      .bindSecret(props.adminKey, ENV.adminKeySecret);
+      .invokedSynchronouslyBy('API Gateway (/v1/items, IAM authorization)', 'the caller gets the error response');
 
     const { campaignArn, timeoutMs } = props.personalize;
     this.recommend = new HouseFunction(this, 'Recommend', {
@@ -69,7 +66,7 @@ export class RecommendationApi extends Construct {
       // Scan only while no model exists: the newest catalog items are the fallback of a fresh install.
       .bindTable(props.items, ENV.itemsTable, 'dynamodb:BatchGetItem', 'dynamodb:Scan')
       .bindStream(props.stream, ENV.eventStream, 'kinesis:PutRecords')
-      .bindSecret(props.readKey, ENV.readKeySecret);
+      .invokedSynchronouslyBy('API Gateway (/v1/recommendations)', 'the caller gets the error response');
     if (campaignArn) {
       this.recommend.fn.addToRolePolicy(new PolicyStatement({ actions: ['personalize:GetRecommendations'], resources: [campaignArn] }));
     }

@@ -2,13 +2,13 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/shared/env';
 import { DEFAULT_CONFIG } from '../config';
 import { Analytics } from './analytics';
 import { HouseFunction } from './house-function';
-import { failingAlarm } from './schedules';
+import { failingAlarm, scheduledTarget } from './schedules';
 
 export interface TrainingScheduleProps {
   /** The items table: catalog in, model versions out. */
@@ -25,6 +25,8 @@ export interface TrainingScheduleProps {
   modelRetentionDays?: number;
   /** Days the trainer's logs are kept. @default 30 */
   logRetentionDays?: number;
+  /** Where failed runs go, once retried (`failedInvocationsQueue`). */
+  failedInvocations: IQueue;
 }
 
 /**
@@ -70,12 +72,17 @@ export class TrainingSchedule extends Construct {
     );
     // Lambda's own retries of an asynchronous invocation: one more try of a failed run, none of a stale one.
     this.function.fn.configureAsyncInvoke({ retryAttempts: 1, maxEventAge: Duration.hours(1) });
+    Validations.of(this.function.fn.node.findChild('EventInvokeConfig')).acknowledge({
+      id: 'Serverless-LambdaAsyncFailureDestination',
+      reason:
+        "A run that still fails after this config's retry, or waited past its event age, goes to the function's dead-letter queue (the failed-invocations queue); an on-failure destination as well would put every failed run in that queue twice",
+    });
 
     this.rule = new Rule(this, 'Schedule', {
       description: 'Runs the model trainer',
       schedule: Schedule.expression(props.schedule ?? d.trainingSchedule),
       enabled: props.enabled ?? d.trainingEnabled,
-      targets: [new LambdaFunction(this.function.fn, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
+      targets: [scheduledTarget(this.function, props.failedInvocations, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
     });
 
     this.failureAlarm = failingAlarm(this, 'Failing', this.function.fn, {

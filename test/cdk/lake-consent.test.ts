@@ -76,11 +76,12 @@ describe('the lake consent filter', () => {
     for (const s of dynamodb) {
       for (const resource of [s.Resource].flat()) expect([arn(stack.store.profiles), arn(stack.store.identities)]).toContainEqual(tableArnOf(resource));
     }
-    // Besides the tables: its log group and X-Ray, nothing else.
+    // Besides the tables: their key (decrypting, as DynamoDB reads them for it), its log group and X-Ray, nothing else.
     expect(statements.filter((s) => !dynamodb.includes(s)).flatMap((s) => s.Action)).toEqual(
-      expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']),
+      expect.arrayContaining(['kms:Decrypt', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']),
     );
-    expect(statements).toHaveLength(4);
+    expect(statements).toContainEqual({ Action: ['kms:Decrypt'], Resource: arn(stack.platformKey!.key) });
+    expect(statements).toHaveLength(5);
     expect(fn.Properties.Environment.Variables).toMatchObject({
       [ENV.profilesTable]: { Ref: logicalIdOf(stack.store.profiles) },
       [ENV.identitiesTable]: { Ref: logicalIdOf(stack.store.identities) },

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { cdkJsonContext, definePlatform } from '../../lib/platform';
 import { PersonalizationStack } from '../../lib/personalization-stack';
 
@@ -11,12 +11,12 @@ interface Report {
   pluginReports: Array<{ pluginName: string; violations: Array<{ ruleName: string; severity: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
 }
 
-/** Synthesizes with cdk-nag's AwsSolutions pack, as `cdk synth` does; returns whether synth failed and the report. */
+/** Synthesizes with cdk-nag's AwsSolutions and Serverless packs, as `cdk synth` does; returns whether synth failed and the report. */
 function synthWithNag(change: (stack: PersonalizationStack) => void = () => {}, context: Record<string, unknown> = {}): { failed: boolean; report: Report } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nag-'));
   const app = new App({ outdir, context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } });
   change(definePlatform(app));
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   let failed = false;
   try {
     app.synth();
@@ -27,11 +27,25 @@ function synthWithNag(change: (stack: PersonalizationStack) => void = () => {}, 
   return { failed, report: JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) };
 }
 
-describe('cdk-nag AwsSolutions', () => {
+/** Every finding, with where. */
+const findingsOf = (report: Report) => report.pluginReports.flatMap((r) => r.violations.map((v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`));
+
+describe('cdk-nag AwsSolutions and Serverless', () => {
   it('finds nothing unacknowledged in the stack', () => {
     const { failed, report } = synthWithNag();
-    const findings = report.pluginReports.flatMap((r) => r.violations.map((v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`));
-    expect(findings).toEqual([]);
+    expect(findingsOf(report)).toEqual([]);
+    expect(failed).toBe(false);
+  });
+
+  it('finds nothing unacknowledged with AWS-managed encryption (no customer managed key)', () => {
+    const { failed, report } = synthWithNag(() => {}, { encryption: 'aws-managed' });
+    expect(findingsOf(report)).toEqual([]);
+    expect(failed).toBe(false);
+  });
+
+  it('finds nothing unacknowledged with AWS WAF on the API', () => {
+    const { failed, report } = synthWithNag(() => {}, { wafEnabled: 'true' });
+    expect(findingsOf(report)).toEqual([]);
     expect(failed).toBe(false);
   });
 
@@ -41,13 +55,13 @@ describe('cdk-nag AwsSolutions', () => {
       personalizeCampaignArn: 'arn:aws:personalize:eu-west-1:123456789012:campaign/shop',
       recommendations: { experiment: { name: 'p', variants: [{ name: 'built-in', weight: 1 }, { name: 'personalize', weight: 1, strategy: 'personalize' }] } },
     });
-    expect(report.pluginReports.flatMap((r) => r.violations.map((v) => v.ruleName))).toEqual([]);
+    expect(findingsOf(report)).toEqual([]);
     expect(failed).toBe(false);
   });
 
   it('finds nothing unacknowledged when data is deleted with the stack and training is off', () => {
     const { failed, report } = synthWithNag(() => {}, { destroyData: 'true', trainingEnabled: 'false' });
-    expect(report.pluginReports.flatMap((r) => r.violations.map((v) => v.ruleName))).toEqual([]);
+    expect(findingsOf(report)).toEqual([]);
     expect(failed).toBe(false);
   });
 
@@ -65,11 +79,39 @@ describe('cdk-nag AwsSolutions', () => {
     );
   });
 
-  it('would catch a violation (the check is live)', () => {
+  it('would catch a violation of either pack (the checks are live)', () => {
     const { failed, report } = synthWithNag((stack) => new Queue(stack, 'Plaintext', { encryption: QueueEncryption.UNENCRYPTED }));
     expect(failed).toBe(true);
     const rules = report.pluginReports.flatMap((r) => r.violations.map((v) => v.ruleName));
     expect(rules).toContain('AwsSolutions-SQS2');
+    expect(rules).toContain('Serverless-SQSRedrivePolicy');
+  });
+
+  it('acknowledges a missing Lambda dead-letter queue only where a function is not invoked asynchronously', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = definePlatform(app);
+    const acknowledged = (rule: string) =>
+      stack.node
+        .findAll()
+        .filter((c) => c.node.metadata.some((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY && Object.keys(m.data).some((id) => id.endsWith(`::${rule}`) || id === rule)))
+        .map((c) => c.node.path.slice(stack.node.path.length + 1));
+    // The scheduled functions have a dead-letter queue (failed-invocations.test.ts): no acknowledgement.
+    expect(acknowledged('Serverless-LambdaDLQ').sort()).toEqual(
+      [
+        'Ingestion/Ingest',
+        'ProfileReader/Profiles',
+        'Recommendations/Catalog',
+        'Recommendations/Recommend',
+        'Segments/Api',
+        'Privacy/Api',
+        'PublicApi/WriteAuthorizer/Function',
+        'PublicApi/ReadAuthorizer/Function',
+        'Lake/ConsentFilter',
+        'Processor/Process/Function',
+      ].sort(),
+    );
+    expect(acknowledged('Serverless-LambdaAsyncFailureDestination')).toEqual(['Training/Train/Function/EventInvokeConfig']);
+    expect(acknowledged('Serverless-SQSRedrivePolicy').sort()).toEqual(['FailedInvocations', 'Processor/Failures'].sort());
   });
 
   it('gives every acknowledgement a reason', () => {
@@ -80,7 +122,9 @@ describe('cdk-nag AwsSolutions', () => {
       .findAll()
       .flatMap((construct) => construct.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
       .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ id: id.replace(/^annotation::/i, ''), reason })));
-    expect(acknowledgements.map((a) => a.id)).toEqual(expect.arrayContaining(['AwsSolutions-APIG4', 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-SMG4']));
+    expect(acknowledgements.map((a) => a.id)).toEqual(
+      expect.arrayContaining(['AwsSolutions-APIG4', 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-SMG4', 'Serverless-LambdaLatestVersion', 'Serverless-LambdaDLQ']),
+    );
     for (const ack of acknowledgements) expect(ack.reason.length).toBeGreaterThan(30);
   });
 });

@@ -24,10 +24,10 @@ const functionOf = (name: FunctionName) =>
 const fnId = (name: FunctionName) => logicalIdOf(functionOf(name).fn);
 
 describe('event stream', () => {
-  it('is on-demand and encrypted at rest', () => {
+  it('is on-demand and encrypted at rest (the platform key; encryption.test.ts)', () => {
     template.hasResourceProperties('AWS::Kinesis::Stream', {
       StreamModeDetails: { StreamMode: 'ON_DEMAND' },
-      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': [logicalIdOf(stack.platformKey!.key), 'Arn'] } },
       RetentionPeriodHours: 24,
     });
   });
@@ -49,7 +49,7 @@ describe('profile processor event source mapping', () => {
   });
 
   it('sends failures to an encrypted queue that refuses non-TLS requests', () => {
-    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+    template.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: { 'Fn::GetAtt': [logicalIdOf(stack.platformKey!.key), 'Arn'] }, MessageRetentionPeriod: 14 * 86_400 });
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
@@ -133,15 +133,14 @@ describe('functions', () => {
         ENV.analyticsConsentCategory,
       ]),
     );
-    expect(env(fnId('profileReader'))).toEqual(expect.arrayContaining([ENV.profilesTable, ENV.identitiesTable, ENV.adminKeySecret]));
-    expect(env(fnId('catalog'))).toEqual(expect.arrayContaining([ENV.itemsTable, ENV.adminKeySecret]));
+    expect(env(fnId('profileReader'))).toEqual(expect.arrayContaining([ENV.profilesTable, ENV.identitiesTable]));
+    expect(env(fnId('catalog'))).toEqual(expect.arrayContaining([ENV.itemsTable]));
     expect(env(fnId('recommend'))).toEqual(
       expect.arrayContaining([
         ENV.profilesTable,
         ENV.identitiesTable,
         ENV.itemsTable,
         ENV.eventStream,
-        ENV.readKeySecret,
         ENV.recommendConfig,
         ENV.affinityHalfLifeDays,
         ENV.consentRequired,
@@ -182,172 +181,16 @@ describe('functions', () => {
   });
 });
 
-describe('least privilege', () => {
-  /** Every statement of the policies attached to a function's role, as [actions, resource] pairs. */
-  function grants(functionId: string): Array<[string[], unknown]> {
-    const roleRef = resources('AWS::Lambda::Function')[functionId].Properties.Role['Fn::GetAtt'][0];
-    const policies = Object.values(resources('AWS::IAM::Policy')).filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleRef));
-    const role = resources('AWS::IAM::Role')[roleRef];
-    expect(role.Properties.ManagedPolicyArns).toBeUndefined(); // no AWSLambdaBasicExecutionRole
-    return policies.flatMap((p) =>
-      p.Properties.PolicyDocument.Statement.map((s: { Action: string | string[]; Resource: unknown }) => [
-        [s.Action].flat().sort(),
-        Array.isArray(s.Resource) && s.Resource.length === 1 ? s.Resource[0] : s.Resource,
-      ]),
-    );
-  }
-  const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({ 'Fn::GetAtt': [logicalIdOf(construct), 'Arn'] });
-  const refOf = (construct: { node: { defaultChild?: unknown } }) => ({ Ref: logicalIdOf(construct) });
-  const xray: [string[], unknown] = [['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*'];
-  const logs = (fn: FunctionName): [string[], unknown] => [
-    ['logs:CreateLogStream', 'logs:PutLogEvents'],
-    { 'Fn::GetAtt': [stack.getLogicalId(functionOf(fn).fn.logGroup.node.defaultChild as never), 'Arn'] },
-  ];
-  const secretRead = (secret: { node: { defaultChild?: unknown } }): [string[], unknown] => [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(secret)];
-
-  const putBadEvents: [string[], unknown] = [['firehose:PutRecord', 'firehose:PutRecordBatch'], arnOf(stack.lake.badEventsDeliveryStream)];
-
-  it('lets the ingest function put records on the stream, send rejected events and read the write key, nothing else', () => {
-    expect(grants(fnId('ingestion'))).toEqual(
-      expect.arrayContaining([
-        xray,
-        logs('ingestion'),
-        [['kinesis:PutRecords'], arnOf(stack.events.stream)],
-        [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(stack.credentials.writeKey)],
-        putBadEvents,
-      ]),
-    );
-    expect(grants(fnId('ingestion'))).toHaveLength(5);
+// What each function may do, and that nothing may use a wildcard action: least-privilege.test.ts.
+describe('erasure worker', () => {
+  it('runs every minute, one run at a time', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId('erasureWorker'), 'Arn'] } })] });
+    expect(resources('AWS::Lambda::Function')[fnId('erasureWorker')].Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(resources('AWS::Lambda::Function')[fnId('erasureWorker')].Properties.Environment.Variables[ENV.erasureSettleSeconds]).toBe('180');
   });
+});
 
-  it('lets the processor read and write profiles and identity links, send rejected events, read segment definitions, publish segment events, read the stream and send failures', () => {
-    const processorGrants = grants(fnId('processor'));
-    expect(processorGrants).toEqual(
-      expect.arrayContaining([
-        xray,
-        logs('processor'),
-        [['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.profiles)],
-        [['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.identities)],
-        putBadEvents,
-        [['dynamodb:Scan'], arnOf(stack.segments.table)],
-        [['events:PutEvents'], arnOf(stack.segments.bus)],
-        [expect.arrayContaining(['sqs:SendMessage']), arnOf(stack.processor.failureQueue)],
-        [expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards']), arnOf(stack.events.stream)],
-      ]),
-    );
-    expect(processorGrants).toHaveLength(9);
-  });
-
-  it('lets the profile admin API get profiles, read identity links, put consent statements on the stream and read the admin key, nothing else', () => {
-    expect(grants(fnId('profileReader'))).toEqual(
-      expect.arrayContaining([
-        xray,
-        logs('profileReader'),
-        [['dynamodb:GetItem'], arnOf(stack.store.profiles)],
-        [['dynamodb:BatchGetItem'], arnOf(stack.store.identities)],
-        [['kinesis:PutRecords'], arnOf(stack.events.stream)],
-        [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], refOf(stack.credentials.adminKey)],
-      ]),
-    );
-    expect(grants(fnId('profileReader'))).toHaveLength(6);
-  });
-
-  it('lets the catalog function write and delete catalog items and read the admin key, nothing else', () => {
-    expect(grants(fnId('catalog'))).toEqual(
-      expect.arrayContaining([
-        xray,
-        logs('catalog'),
-        [['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], arnOf(stack.itemStore.items)],
-        secretRead(stack.credentials.adminKey),
-      ]),
-    );
-    expect(grants(fnId('catalog'))).toHaveLength(4);
-  });
-
-  it('lets the segments API manage definitions and read the admin key, nothing else', () => {
-    expect(grants(fnId('segmentsApi'))).toEqual(
-      expect.arrayContaining([
-        xray,
-        logs('segmentsApi'),
-        [['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan'], arnOf(stack.segments.table)],
-        secretRead(stack.credentials.adminKey),
-      ]),
-    );
-    expect(grants(fnId('segmentsApi'))).toHaveLength(4);
-  });
-
-  it('lets the segment clock query the due index, read and write profiles, read definitions and publish segment events, nothing else', () => {
-    expect(grants(fnId('segmentClock'))).toEqual(
-      expect.arrayContaining([
-        xray,
-        logs('segmentClock'),
-        [['dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.store.profiles)],
-        [['dynamodb:Query'], { 'Fn::Join': ['', [arnOf(stack.store.profiles), `/index/${SEGMENTS_DUE_INDEX.indexName}`]] }],
-        [['dynamodb:Scan'], arnOf(stack.segments.table)],
-        [['events:PutEvents'], arnOf(stack.segments.bus)],
-      ]),
-    );
-    expect(grants(fnId('segmentClock'))).toHaveLength(6);
-  });
-
-  describe('the privacy functions', () => {
-    const lakeObjects = (prefix: string) => ({ 'Fn::Join': ['', [arnOf(stack.lake.bucket), `/${prefix}*`]] });
-    // Resources in any order (CDK sorts them), exactly these three prefixes.
-    const rewriteLake: [string[], unknown] = [
-      ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-      expect.arrayContaining(['events/', 'bad-events/', 'errors/'].map(lakeObjects)),
-    ];
-
-    it('let the privacy API read and delete profiles, suppress identity links, record erasures, query and rewrite the lake and read the admin key', () => {
-      const found = grants(fnId('privacyApi'));
-      expect(found).toEqual(
-        expect.arrayContaining([
-          [['dynamodb:DeleteItem', 'dynamodb:GetItem'], arnOf(stack.store.profiles)],
-          [['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], arnOf(stack.store.identities)],
-          [['dynamodb:GetItem', 'dynamodb:PutItem'], arnOf(stack.privacy.erasures)],
-          rewriteLake,
-          secretRead(stack.credentials.adminKey),
-        ]),
-      );
-      expect(found.some(([actions]) => actions.includes('events:PutEvents'))).toBe(false);
-    });
-
-    it('let the erasure worker delete profiles, suppress identity links, run erasures, publish segment exits and rewrite the lake, without the admin key', () => {
-      const found = grants(fnId('erasureWorker'));
-      expect(found).toEqual(
-        expect.arrayContaining([
-          [['dynamodb:DeleteItem'], arnOf(stack.store.profiles)],
-          [['dynamodb:BatchWriteItem'], arnOf(stack.store.identities)],
-          [['dynamodb:PutItem', 'dynamodb:Scan'], arnOf(stack.privacy.erasures)],
-          [['events:PutEvents'], arnOf(stack.segments.bus)],
-          rewriteLake,
-        ]),
-      );
-      expect(found.some(([actions]) => actions.some((a) => a.startsWith('secretsmanager:')))).toBe(false);
-    });
-
-    it('run the worker every minute, one run at a time', () => {
-      template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId('erasureWorker'), 'Arn'] } })] });
-      expect(resources('AWS::Lambda::Function')[fnId('erasureWorker')].Properties.ReservedConcurrentExecutions).toBe(1);
-      expect(resources('AWS::Lambda::Function')[fnId('erasureWorker')].Properties.Environment.Variables[ENV.erasureSettleSeconds]).toBe('180');
-    });
-  });
-
-  it('lets the recommend function read profiles and identity links, read the items table, put exposure events and read the read key, nothing else', () => {
-    expect(grants(fnId('recommend'))).toEqual(
-      expect.arrayContaining([
-        xray,
-        logs('recommend'),
-        [['dynamodb:GetItem'], arnOf(stack.store.profiles)],
-        [['dynamodb:BatchGetItem'], arnOf(stack.store.identities)],
-        [['dynamodb:BatchGetItem', 'dynamodb:Scan'], arnOf(stack.itemStore.items)],
-        [['kinesis:PutRecords'], arnOf(stack.events.stream)],
-        secretRead(stack.credentials.readKey),
-      ]),
-    );
-    expect(grants(fnId('recommend'))).toHaveLength(7);
-  });
-
+describe('recommendations with Amazon Personalize', () => {
   it('lets the recommend function call exactly the configured Personalize campaign', () => {
     const campaignArn = 'arn:aws:personalize:eu-west-1:123456789012:campaign/shop';
     const custom = synth({ personalizeCampaignArn: campaignArn, recommendations: { strategy: 'personalize' } });
@@ -357,15 +200,6 @@ describe('least privilege', () => {
     custom.template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ [ENV.personalizeCampaignArn]: campaignArn, [ENV.personalizeTimeoutMs]: '150' }) },
     });
-  });
-
-  it('grants no wildcard action and no wildcard resource except for X-Ray', () => {
-    for (const id of (['ingestion', 'processor', 'profileReader', 'catalog', 'recommend', 'training'] as const).map(fnId)) {
-      for (const [actions, resource] of grants(id)) {
-        expect(actions.some((a) => a.includes('*'))).toBe(false);
-        if (resource === '*') expect(actions.every((a) => a.startsWith('xray:'))).toBe(true);
-      }
-    }
   });
 });
 

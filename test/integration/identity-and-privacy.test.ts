@@ -1,4 +1,4 @@
-import { ADMIN_KEY, basic, eventually, getProfile, post, READ_KEY, startTestRuntime } from '../support/local-runtime';
+import { adminRequest, basic, eventually, getProfile, post, READ_KEY, startTestRuntime } from '../support/local-runtime';
 
 /**
  * Identity resolution, segments, consent and erasure through the local runtime: real handlers, the Kinesis and
@@ -53,12 +53,7 @@ describe('identity and privacy through the local runtime', () => {
   });
 
   it('honours a withdrawal of personalization consent made through the admin API, for every linked id', async () => {
-    const putConsent = (categoryPreferences: Record<string, boolean>) =>
-      fetch(`${runtime.url}/v1/profiles/ada/consent`, {
-        method: 'PUT',
-        headers: { 'Content-Type': 'application/json', Authorization: basic(ADMIN_KEY) },
-        body: JSON.stringify({ categoryPreferences }),
-      });
+    const putConsent = (categoryPreferences: Record<string, boolean>) => adminRequest(runtime.url, 'PUT', '/v1/profiles/ada/consent', { categoryPreferences });
     const recommend = async (query: string) => (await fetch(`${runtime.url}/v1/recommendations?${query}`, { headers: { Authorization: basic(READ_KEY) } })).json() as Promise<any>;
 
     expect(await recommend('anonymousId=phone-1')).toMatchObject({ personalized: true });

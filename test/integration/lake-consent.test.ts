@@ -1,7 +1,7 @@
 import { readLakeEvents } from '../../local/lake-writer';
 import { openLake } from '../../local/lake-query';
 import { lakeObjects } from '../support/lake';
-import { ADMIN_KEY, basic, eventually, getProfile, post, startTestRuntime } from '../support/local-runtime';
+import { adminRequest, eventually, getProfile, post, startTestRuntime } from '../support/local-runtime';
 
 jest.setTimeout(120_000);
 
@@ -32,11 +32,7 @@ it('keeps the events of a person who withdrew analytics consent, and events that
     await eventually(async () => ((await lakeMessageIds(runtime.lakeDir)).length === before.length ? true : undefined), 30_000, () => `the first events in the lake; logs: ${runtime.logs.slice(-10).join(' | ')}`);
 
     // Ada withdraws analytics consent through an operator; it applies once the statement is processed.
-    const response = await fetch(`${runtime.url}/v1/profiles/ada/consent`, {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/json', Authorization: basic(ADMIN_KEY) },
-      body: JSON.stringify({ categoryPreferences: { Analytics: false } }),
-    });
+    const response = await adminRequest(runtime.url, 'PUT', '/v1/profiles/ada/consent', { categoryPreferences: { Analytics: false } });
     expect(response.status).toBe(202);
     const { messageId: withdrawal } = (await response.json()) as { messageId: string };
     await eventually(async () => ((await getProfile(runtime.url, 'ada')).body.consent?.analytics?.granted === false ? true : undefined), 30_000, 'the withdrawal');

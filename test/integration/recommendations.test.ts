@@ -1,7 +1,7 @@
 import { Analytics } from '@segment/analytics-node';
 import { readLakeEvents } from '../../local/lake-writer';
 import { itemsTableOf, trainLocal } from '../../local/train';
-import { ADMIN_KEY, basic, dynamoDbAt, eventually, getProfile, READ_KEY, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
+import { adminRequest, basic, dynamoDbAt, eventually, getProfile, READ_KEY, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
 
 /**
  * The recommendation flow through the local runtime, as a product team sees it: load a catalog, send events
@@ -15,8 +15,7 @@ describe('recommendations through the local runtime', () => {
   }, 120_000);
   afterAll(() => runtime?.stop());
 
-  const putItems = (body: unknown) =>
-    fetch(`${runtime.url}/v1/items`, { method: 'PUT', headers: { 'Content-Type': 'application/json', Authorization: basic(ADMIN_KEY) }, body: JSON.stringify(body) });
+  const putItems = (body: unknown) => adminRequest(runtime.url, 'PUT', '/v1/items', body);
   const recommend = async (query: Record<string, string>) => {
     const response = await fetch(`${runtime.url}/v1/recommendations?${new URLSearchParams(query)}`, { headers: { Authorization: basic(READ_KEY) } });
     return { status: response.status, body: (await response.json()) as any };
@@ -34,14 +33,15 @@ describe('recommendations through the local runtime', () => {
     { itemId: 'sold-out', categories: ['Camping'], available: false },
   ];
 
-  it('manages the catalog with the admin key, item by item', async () => {
+  it('manages the catalog through the IAM-authorized admin API, item by item', async () => {
     expect((await putItems({ items: catalog })).status).toBe(200);
     const partial = await putItems({ items: [{ itemId: 'ok-item', categories: ['Books'] }, { itemId: '', categories: [] }] });
     expect(partial.status).toBe(400);
     expect(await partial.json()).toMatchObject({ accepted: 1, rejected: [{ index: 1 }] });
-    const del = await fetch(`${runtime.url}/v1/items/retired`, { method: 'DELETE', headers: { Authorization: basic(ADMIN_KEY) } });
+    const del = await adminRequest(runtime.url, 'DELETE', '/v1/items/retired');
     expect(await del.json()).toMatchObject({ success: true, deleted: true });
-    expect((await fetch(`${runtime.url}/v1/items`, { method: 'PUT', headers: { Authorization: basic(READ_KEY) }, body: '{}' })).status).toBe(401);
+    // An API key is no SigV4 signature.
+    expect((await fetch(`${runtime.url}/v1/items`, { method: 'PUT', headers: { Authorization: basic(READ_KEY) }, body: '{}' })).status).toBe(403);
   });
 
   it('recommends from the catalog before any model is trained, never an unavailable or deleted item', async () => {

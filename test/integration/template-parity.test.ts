@@ -7,7 +7,7 @@ import { expandPrefix } from '../../local/firehose';
 import { LAKE_EVENTS_PREFIX } from '../../local/lake-writer';
 import type { LocalRuntime } from '../../local/runtime';
 import { lakeObjects } from '../support/lake';
-import { ADMIN_KEY, dynamoDbAt, eventually, kinesisAt, READ_KEY, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
+import { dynamoDbAt, eventually, kinesisAt, READ_KEY, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
 
 /** The local runtime creates and runs what the synthesized template defines, and what the handlers expect. */
 
@@ -70,7 +70,7 @@ it('creates every stream of the template with its retention', async () => {
 
 it('gives each function exactly the template environment, resolved to local resources, and nothing from the host', async () => {
   const functions = ofType('AWS::Lambda::Function');
-  expect(functions).toHaveLength(11);
+  expect(functions).toHaveLength(13); // 11, and the write and read keys' authorizers
   const secrets = new SecretsManagerClient({ region: 'us-east-1', endpoint: runtime.endpoints.secretsManager, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
   const allNames = new Set<string>();
   for (const [id, fn] of functions) {
@@ -88,8 +88,9 @@ it('gives each function exactly the template environment, resolved to local reso
         const target = resources.find(([rid]) => rid === (value as { Ref: string }).Ref)?.[1];
         if (target?.Type === 'AWS::SecretsManager::Secret') {
           const secret = await secrets.send(new GetSecretValueCommand({ SecretId: local[name] }));
-          const keys: Record<string, string> = { [ENV.writeKeySecret]: WRITE_KEY, [ENV.adminKeySecret]: ADMIN_KEY, [ENV.readKeySecret]: READ_KEY };
-          expect(JSON.parse(secret.SecretString as string)).toEqual({ key: keys[name] });
+          // The write key (ingest, and the write key's authorizer), the read key (the read key's authorizer).
+          const credential = name === ENV.writeKeySecret ? 'write' : name === ENV.keySecret ? fn.Properties.Environment.Variables[ENV.credential] : undefined;
+          expect(JSON.parse(secret.SecretString as string)).toEqual({ key: { write: WRITE_KEY, read: READ_KEY }[credential as 'write' | 'read'] });
         } else if (target?.Type === 'AWS::Athena::WorkGroup' || target?.Type === 'AWS::Glue::Database') {
           expect(local[name]).toBe(target.Properties.Name ?? target.Properties.DatabaseInput.Name); // named, not emulated
         } else if (target?.Type === 'AWS::S3::Bucket') {
@@ -97,13 +98,18 @@ it('gives each function exactly the template environment, resolved to local reso
         } else {
           expect(local[name]).toBe(localName((value as { Ref: string }).Ref));
         }
+      } else if (typeof value === 'object' && (value as { 'Fn::Join'?: unknown })['Fn::Join']) {
+        // Joined from pseudo parameters and literals (the authorizers' usage identifier keys).
+        const [, parts] = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+        for (const part of parts) if (typeof part === 'string') expect(local[name]).toContain(part);
+        expect(local[name]).not.toMatch(/Fn::|\[object/);
       } else {
         expect(local[name]).toBe(String(value));
       }
     }
   }
   // Every variable a handler reads is set on some function.
-  for (const name of [ENV.profilesTable, ENV.badEventsDeliveryStream, ENV.itemsTable, ENV.eventStream, ENV.writeKeySecret, ENV.adminKeySecret, ENV.readKeySecret, ENV.recommendConfig]) {
+  for (const name of [ENV.profilesTable, ENV.badEventsDeliveryStream, ENV.itemsTable, ENV.eventStream, ENV.writeKeySecret, ENV.keySecret, ENV.credential, ENV.recommendConfig]) {
     expect(allNames).toContain(name);
   }
 });
@@ -134,6 +140,27 @@ it('serves every API method of the template', async () => {
     expect(response.status).toBeLessThan(500);
   }
   expect(runtime.model.api?.routes).toHaveLength(methods.length);
+});
+
+it('authorizes each API method as the template says (IAM, or its Lambda authorizer), and answers with its gateway responses', async () => {
+  const authorizers = ofType('AWS::ApiGateway::Authorizer');
+  for (const [id, method] of ofType('AWS::ApiGateway::Method')) {
+    const route = runtime.model.api?.routes.find((r) => r.logicalId === id);
+    const authorization = method.Properties.AuthorizationType ?? 'NONE';
+    expect([id, route?.authorization]).toEqual([id, authorization]);
+    if (authorization === 'CUSTOM') {
+      const [, authorizer] = authorizers.find(([authorizerId]) => authorizerId === method.Properties.AuthorizerId.Ref) ?? [];
+      expect(JSON.stringify(authorizer?.Properties.AuthorizerUri)).toContain(`"${route?.authorizer?.functionId}"`);
+      expect(route?.authorizer).toMatchObject({ identityHeaders: ['authorization'], ttlSeconds: authorizer?.Properties.AuthorizerResultTtlInSeconds });
+    }
+    if (authorization === 'NONE' || !route) continue;
+    // Without credentials, API Gateway refuses before any function runs.
+    const url = `${runtime.url}${route.resource.replace(/\{\w+\}/g, 'someone')}`;
+    const response = await fetch(url, { method: route.method, ...(['GET', 'DELETE'].includes(route.method) ? {} : { body: '{}' }) });
+    expect([id, response.status]).toEqual([id, authorization === 'AWS_IAM' ? 403 : 401]);
+  }
+  const responseTypes = (types: string[]) => [...types].sort();
+  expect(responseTypes(runtime.model.api?.gatewayResponses.map((r) => r.type) ?? [])).toEqual(responseTypes(ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties.ResponseType)));
 });
 
 describe('Firehose delivery streams', () => {

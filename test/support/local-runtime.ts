@@ -4,7 +4,6 @@ import * as path from 'node:path';
 import { LocalRuntime, LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
 
 export const WRITE_KEY = 'test-write-key';
-export const ADMIN_KEY = 'test-admin-key';
 export const READ_KEY = 'test-read-key';
 
 /** A local runtime on a free port with a temporary data directory, quick to retry; what it logs is kept in `logs` (the last 200 lines), for a failing test to show. */
@@ -15,7 +14,6 @@ export async function startTestRuntime(overrides: Partial<LocalRuntimeOptions> =
     dataDir,
     port: 0,
     writeKey: WRITE_KEY,
-    adminKey: ADMIN_KEY,
     readKey: READ_KEY,
     pollIntervalMs: 50,
     retryBaseDelayMs: 20,
@@ -29,10 +27,10 @@ export async function startTestRuntime(overrides: Partial<LocalRuntimeOptions> =
   return { ...runtime, dataDir, logs };
 }
 
-import { basicAuthorization as basic } from '../../local/clients';
+import { basicAuthorization as basic, signedFetch } from '../../local/clients';
 
 export { localDynamoDb as dynamoDbAt, localKinesis as kinesisAt } from '../../local/clients';
-export { basic };
+export { basic, signedFetch };
 
 /** POSTs JSON (or a raw body) to the runtime. */
 export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
@@ -45,17 +43,16 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
-/** Calls an admin route (admin key), with a JSON body when one is given. */
+/** Calls an admin route (IAM authorization: signed with SigV4 with the local credentials), with a JSON body when one is given. */
 export function adminRequest(baseUrl: string, method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${baseUrl}${path}`, {
+  return signedFetch(`${baseUrl}${path}`, {
     method,
-    headers: { Authorization: basic(ADMIN_KEY), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    ...(body !== undefined ? { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) } : {}),
   });
 }
 
 export async function getProfile(baseUrl: string, id: string, query = ''): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${baseUrl}/v1/profiles/${encodeURIComponent(id)}${query}`, { headers: { Authorization: basic(ADMIN_KEY) } });
+  const response = await adminRequest(baseUrl, 'GET', `/v1/profiles/${encodeURIComponent(id)}${query}`);
   return { status: response.status, body: await response.json() };
 }
 

@@ -125,6 +125,15 @@ describe('handleIngest: authentication', () => {
     expect(response.statusCode).toBe(200);
     expect(stream.written[0].sourceId).toBe(sourceIdOf(WRITE_KEY));
   });
+  it("takes the source from the API's write-key authorizer without checking a key itself", async () => {
+    const { deps, stream, writeKeys } = setup();
+    const event = apiEvent({ body: jsonBody(trackBody), headers: { Authorization: basicAuth('checked-by-the-authorizer') } });
+    event.requestContext = { authorizer: { sourceId: 'src_from_authorizer', principalId: 'src_from_authorizer' } } as unknown as typeof event.requestContext;
+    const response = await handleIngest(event, deps);
+    expect(response.statusCode).toBe(200);
+    expect(writeKeys.calls).toBe(0);
+    expect(stream.written.map((e) => e.sourceId)).toEqual(['src_from_authorizer']);
+  });
 });
 
 describe('handleIngest: request bodies', () => {
@@ -253,8 +262,8 @@ describe('handleIngest: events', () => {
       message: '2 of 4 events were rejected; the other 2 were accepted and must not be resent',
       accepted: 2,
       rejected: [
-        { index: 1, messageId: 'bad-1', reason: 'event: is required for track calls' },
-        { index: 3, reason: 'groupId: is required for group calls' },
+        { index: 1, messageId: 'bad-1', reason: 'event: is required for track calls', kind: 'invalid-field' },
+        { index: 3, reason: 'groupId: is required for group calls', kind: 'invalid-field' },
       ],
     });
     expect(stream.written.map((e) => e.messageId)).toEqual(['good-0', 'good-2']);

@@ -76,7 +76,7 @@ describe('ingestMessages: single routes', () => {
   it('rejects an invalid single message with index 0 and the reason', () => {
     const { accepted, rejected } = ingestMessages('track', { userId: 'u1', messageId: 'm1' }, ctx);
     expect(accepted).toEqual([]);
-    expect(rejected).toEqual([{ index: 0, messageId: 'm1', reason: 'event: is required for track calls' }]);
+    expect(rejected).toEqual([{ index: 0, messageId: 'm1', reason: 'event: is required for track calls', kind: 'invalid-field' }]);
   });
 
   it.each([null, [], 'text', 42, true])('refuses the body %j as a whole with a 400', (body) => {
@@ -161,11 +161,11 @@ describe('ingestMessages: batch', () => {
     const { accepted, rejected } = ingestMessages('batch', body, ctx);
     expect(accepted.map((e) => e.type)).toEqual(['track', 'identify']);
     expect(rejected).toEqual([
-      { index: 1, messageId: 'bad-1', reason: 'event: is required for track calls' },
-      { index: 2, reason: 'Event must be a JSON object' },
-      { index: 4, reason: 'type must be one of track, page, screen, identify, alias, group' },
-      { index: 5, reason: 'groupId: is required for group calls' },
-      { index: 6, reason: expect.stringContaining('before 2000-01-01') },
+      { index: 1, messageId: 'bad-1', reason: 'event: is required for track calls', kind: 'invalid-field' },
+      { index: 2, reason: 'Event must be a JSON object', kind: 'not-an-object' },
+      { index: 4, reason: 'type must be one of track, page, screen, identify, alias, group', kind: 'invalid-field' },
+      { index: 5, reason: 'groupId: is required for group calls', kind: 'invalid-field' },
+      { index: 6, reason: expect.stringContaining('before 2000-01-01'), kind: 'bad-timestamp' },
     ]);
   });
 });
@@ -183,7 +183,7 @@ describe('ingestMessages: size and nesting limits', () => {
     expect(ingestMessages('batch', { batch: [exact] }, ctx).accepted).toHaveLength(1);
     const over = sized(LIMITS.maxEventBytes + 1);
     const { rejected } = ingestMessages('batch', { batch: [over] }, ctx);
-    expect(rejected).toEqual([{ index: 0, reason: `Event is ${LIMITS.maxEventBytes + 1} bytes; the limit is ${LIMITS.maxEventBytes} bytes (32 KB)` }]);
+    expect(rejected).toEqual([{ index: 0, reason: `Event is ${LIMITS.maxEventBytes + 1} bytes; the limit is ${LIMITS.maxEventBytes} bytes (32 KB)`, kind: 'too-large' }]);
   });
 
   it('counts bytes, not characters', () => {
@@ -199,7 +199,7 @@ describe('ingestMessages: size and nesting limits', () => {
     const ok = { type: 'track', event: 'E', userId: 'u1', properties: nested(31) };
     expect(ingestMessages('track', ok, ctx).accepted).toHaveLength(1);
     const deep = { type: 'track', event: 'E', userId: 'u1', properties: nested(32) };
-    expect(ingestMessages('track', deep, ctx).rejected).toEqual([{ index: 0, reason: 'Event is nested deeper than 32 levels' }]);
+    expect(ingestMessages('track', deep, ctx).rejected).toEqual([{ index: 0, reason: 'Event is nested deeper than 32 levels', kind: 'too-deep' }]);
   });
 
   it('rejects a 100,000-level event without throwing', () => {

@@ -2,26 +2,23 @@ import { gzipSync } from 'node:zlib';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { handleItems, ItemsDeps } from '../../lambdas/items/items';
 import { RequestError } from '../../lambdas/shared/domain/errors';
-import type { KeyStore } from '../../lambdas/shared/store/key-store';
 import { InMemoryCatalogStore } from '../support/in-memory-catalog-store';
-import { apiEvent, basicAuth, jsonBody, RequestOptions } from '../support/http';
+import { apiEvent, jsonBody, RequestOptions } from '../support/http';
 import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
 
-const ADMIN_KEY = 'admin-key-1';
 const NOW = Date.UTC(2024, 4, 1, 12);
-const keys: KeyStore = { matches: async (candidate) => candidate === ADMIN_KEY };
 
 function setup() {
   const catalog = new InMemoryCatalogStore();
   const metrics = disabledMetrics();
   const recorded = recordMetrics(metrics);
-  const deps: ItemsDeps = { catalog, adminKeys: keys, now: () => NOW, logger: silentLogger(), metrics };
-  const call = (opts: RequestOptions) => handleItems(apiEvent({ headers: { Authorization: basicAuth(ADMIN_KEY) }, ...opts }), deps);
+  const deps: ItemsDeps = { catalog, now: () => NOW, logger: silentLogger(), metrics };
+  const call = (opts: RequestOptions) => handleItems(apiEvent({ ...opts }), deps);
   const put = (body: unknown, headers: Record<string, string> = {}) =>
     call({
       resource: '/v1/items',
       method: 'PUT',
-      headers: { Authorization: basicAuth(ADMIN_KEY), 'Content-Type': 'application/json', ...headers },
+      headers: { 'Content-Type': 'application/json', ...headers },
       body: Buffer.isBuffer(body) ? body : jsonBody(body),
     });
   const del = (itemId: string | null) =>
@@ -158,25 +155,6 @@ describe('DELETE /v1/items/{itemId}', () => {
 });
 
 describe('routing and credentials', () => {
-  it.each([
-    ['without credentials', {}],
-    ['with a wrong key', { Authorization: basicAuth('wrong') }],
-    ['with the key as the password instead of the user name', { Authorization: basicAuth('admin', ADMIN_KEY) }],
-    ['with a Bearer token', { Authorization: `Bearer ${ADMIN_KEY}` }],
-  ])('answers 401 %s, on both routes', async (_label, headers: Record<string, string>) => {
-    const { call, catalog } = setup();
-    const requests: RequestOptions[] = [
-      { resource: '/v1/items', method: 'PUT', headers, body: jsonBody({ items: [{ itemId: 'p1', categories: [] }] }) },
-      { resource: '/v1/items/{itemId}', method: 'DELETE', headers, pathParameters: { itemId: 'p1' } },
-    ];
-    for (const request of requests) {
-      const response = await call(request);
-      expect(response.statusCode).toBe(401);
-      expect(response.headers?.['WWW-Authenticate']).toBe('Basic realm="admin"');
-    }
-    expect(catalog.calls).toMatchObject({ upsert: 0, delete: 0 });
-  });
-
   it.each([
     ['GET', '/v1/items', 'PUT'],
     ['POST', '/v1/items', 'PUT'],

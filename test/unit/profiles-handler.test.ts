@@ -3,15 +3,12 @@ import { handleProfiles, ProfilesDeps } from '../../lambdas/profiles/profiles';
 import type { StreamEvent } from '../../lambdas/shared/domain/event-schema';
 import { applyBatch, ProfileRecord } from '../../lambdas/shared/domain/profile-record';
 import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
-import type { KeyStore } from '../../lambdas/shared/store/key-store';
 import { InMemoryIdentityStore } from '../support/in-memory-identity-store';
 import { InMemoryProfileStore } from '../support/in-memory-profile-store';
-import { apiEvent, basicAuth } from '../support/http';
+import { apiEvent } from '../support/http';
 import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
 import { DAY, identify, T0, track } from '../support/events';
 
-const ADMIN_KEY = 'admin-key-1';
-const keys: KeyStore = { matches: async (candidate) => candidate === ADMIN_KEY };
 
 function setup(now = T0) {
   const profiles = new InMemoryProfileStore();
@@ -26,7 +23,6 @@ function setup(now = T0) {
     profiles,
     identities: new InMemoryIdentityStore(),
     events,
-    adminKeys: keys,
     settings: DEFAULT_PROFILE_SETTINGS,
     now: () => now,
     newId: () => 'id-1',
@@ -38,12 +34,11 @@ function setup(now = T0) {
     profiles.seed(record);
     return record;
   };
-  const get = (userId: string | undefined, opts: { key?: string | null; query?: Record<string, string> } = {}) =>
+  const get = (userId: string | undefined, opts: { query?: Record<string, string> } = {}) =>
     handleProfiles(
       apiEvent({
         resource: '/v1/profiles/{userId}',
         method: 'GET',
-        headers: opts.key === null ? {} : { Authorization: basicAuth(opts.key ?? ADMIN_KEY) },
         pathParameters: userId === undefined ? null : { userId },
         queryStringParameters: opts.query ?? null,
       }),
@@ -54,7 +49,7 @@ function setup(now = T0) {
       apiEvent({
         resource: '/v1/profiles/{userId}/consent',
         method: 'PUT',
-        headers: { Authorization: basicAuth(ADMIN_KEY), 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json' },
         pathParameters: { userId },
         queryStringParameters: query,
         body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -75,23 +70,6 @@ describe('handleGetProfile', () => {
     expect(view).toMatchObject({ profileId: 'user#u1', userId: 'u1', traits: { plan: 'pro' }, events: { 'Signed Up': 1 }, version: 1 });
     expect(view).not.toHaveProperty('traitStamps');
     expect(recorded.get('ProfilesServed')).toBe(1);
-  });
-
-  it.each([
-    ['without credentials', { key: null }],
-    ['with a wrong key', { key: 'wrong' }],
-    ['with the key as the password instead of the user name', { header: basicAuth('admin', ADMIN_KEY) }],
-    ['with a Bearer token', { header: `Bearer ${ADMIN_KEY}` }],
-  ])('answers 401 %s', async (_label, auth: { key?: string | null; header?: string }) => {
-    const { seed, get, profiles, deps } = setup();
-    seed('user#u1', [track('E', {}, { userId: 'u1' })]);
-    const response =
-      auth.header !== undefined
-        ? await handleProfiles(apiEvent({ method: 'GET', headers: { Authorization: auth.header }, pathParameters: { userId: 'u1' } }), deps)
-        : await get('u1', { key: auth.key });
-    expect(response.statusCode).toBe(401);
-    expect(response.headers?.['WWW-Authenticate']).toBe('Basic realm="admin"');
-    expect(profiles.calls.get).toBe(0);
   });
 
   it('answers 404 for an unknown profile', async () => {
@@ -208,7 +186,7 @@ describe('PUT /v1/profiles/{userId}/consent', () => {
   it('answers 405 for another method, with Allow', async () => {
     const { deps } = setup();
     const response = await handleProfiles(
-      apiEvent({ resource: '/v1/profiles/{userId}/consent', method: 'DELETE', headers: { Authorization: basicAuth(ADMIN_KEY) }, pathParameters: { userId: 'u1' } }),
+      apiEvent({ resource: '/v1/profiles/{userId}/consent', method: 'DELETE', pathParameters: { userId: 'u1' } }),
       deps,
     );
     expect(response.statusCode).toBe(405);

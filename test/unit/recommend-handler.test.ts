@@ -7,16 +7,13 @@ import { RecommendConfig, resolveRecommendConfig } from '../../lambdas/shared/do
 import { DEFAULT_PROFILE_SETTINGS } from '../../lambdas/shared/domain/settings';
 import { trainModel } from '../../lambdas/shared/domain/training';
 import type { EventStream } from '../../lambdas/shared/store/event-stream';
-import type { KeyStore } from '../../lambdas/shared/store/key-store';
 import { DAY, HOUR, T0, track } from '../support/events';
-import { apiEvent, basicAuth } from '../support/http';
+import { apiEvent } from '../support/http';
 import { InMemoryIdentityStore } from '../support/in-memory-identity-store';
 import { InMemoryModelStore } from '../support/in-memory-model-store';
 import { InMemoryProfileStore } from '../support/in-memory-profile-store';
 import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
 
-const READ_KEY = 'read-key-1';
-const keys: KeyStore = { matches: async (candidate) => candidate === READ_KEY };
 
 /**
  * A small shop: shoes s1..s4 bought together (s1 with s2, s3 with s4), books b1..b3 read together, and
@@ -68,7 +65,6 @@ function setup(opts: SetupOptions = {}) {
     identities: new InMemoryIdentityStore(),
     model: models,
     events,
-    readKeys: keys,
     config: resolveRecommendConfig(opts.config ?? {}, { personalizeAvailable: opts.personalize !== undefined }),
     consent: DEFAULT_CONSENT_SETTINGS,
     affinityHalfLifeDays: 14,
@@ -83,9 +79,9 @@ function setup(opts: SetupOptions = {}) {
     profiles.seed(record);
     return record;
   };
-  const get = async (query: Record<string, string>, key: string | null = READ_KEY) => {
+  const get = async (query: Record<string, string>) => {
     const response = await handleRecommend(
-      apiEvent({ resource: '/v1/recommendations', method: 'GET', headers: key === null ? {} : { Authorization: basicAuth(key) }, queryStringParameters: query }),
+      apiEvent({ resource: '/v1/recommendations', method: 'GET', queryStringParameters: query }),
       deps,
     );
     return { response, body: JSON.parse(response.body) };
@@ -98,12 +94,6 @@ const bought = (itemId: string, category: string, at = T0 - HOUR) => track('Orde
 const viewed = (itemId: string, category: string, at = T0 - HOUR) => track('Product Viewed', { product_id: itemId, category }, { userId: 'u1', at });
 
 describe('GET /v1/recommendations', () => {
-  it('needs the read key', async () => {
-    const { get } = setup();
-    expect((await get({ userId: 'u1' }, null)).response.statusCode).toBe(401);
-    expect((await get({ userId: 'u1' }, 'admin-key')).response.statusCode).toBe(401);
-  });
-
   it.each([
     [{}, 'userId or anonymousId'],
     [{ userId: 'u1', limit: '0' }, 'limit'],

@@ -2,14 +2,11 @@ import { gzipSync } from 'node:zlib';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { handleSegments, MAX_SEGMENT_BODY_BYTES, SegmentsDeps } from '../../lambdas/segments/api';
 import { SEGMENT_LIMITS } from '../../lambdas/shared/domain/segments';
-import type { KeyStore } from '../../lambdas/shared/store/key-store';
-import { apiEvent, basicAuth, jsonBody } from '../support/http';
+import { apiEvent, jsonBody } from '../support/http';
 import { InMemorySegmentStore, largestSegmentDefinition } from '../support/in-memory-segment-store';
 import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
 import { T0 } from '../support/events';
 
-const ADMIN_KEY = 'admin-key-1';
-const keys: KeyStore = { matches: async (candidate) => candidate === ADMIN_KEY };
 
 const COLLECTION = '/v1/segments';
 const ONE = '/v1/segments/{segmentId}';
@@ -30,13 +27,13 @@ function setup() {
   const metrics = disabledMetrics();
   const recorded = recordMetrics(metrics);
   let now = T0;
-  const deps: SegmentsDeps = { segments, adminKeys: keys, now: () => now, logger: silentLogger(), metrics };
+  const deps: SegmentsDeps = { segments, now: () => now, logger: silentLogger(), metrics };
   const call = (c: Call) =>
     handleSegments(
       apiEvent({
         resource: c.resource ?? (c.segmentId === undefined ? COLLECTION : ONE),
         method: c.method,
-        headers: c.headers ?? { Authorization: basicAuth(ADMIN_KEY), 'Content-Type': 'application/json' },
+        headers: c.headers ?? { 'Content-Type': 'application/json' },
         pathParameters: c.segmentId === undefined ? null : { segmentId: c.segmentId },
         body: c.body === undefined ? null : typeof c.body === 'string' || Buffer.isBuffer(c.body) ? c.body : jsonBody(c.body),
       }),
@@ -143,7 +140,7 @@ describe('POST /v1/segments', () => {
     const gzipped = await call({
       method: 'POST',
       body: gzipSync(oversized),
-      headers: { Authorization: basicAuth(ADMIN_KEY), 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+      headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
     });
     expect(gzipped.statusCode).toBe(413);
     expect(segments.calls.put).toBe(0);
@@ -151,10 +148,10 @@ describe('POST /v1/segments', () => {
 
   it('answers 415 for a body that is not JSON, and reads a body without a Content-Type as JSON', async () => {
     const { call } = setup();
-    const response = await call({ method: 'POST', body: body('x'), headers: { Authorization: basicAuth(ADMIN_KEY), 'Content-Type': 'text/plain' } });
+    const response = await call({ method: 'POST', body: body('x'), headers: { 'Content-Type': 'text/plain' } });
     expect(response.statusCode).toBe(415);
     expect(bodyOf(response).message).toBe('Unsupported Content-Type "text/plain": send application/json');
-    expect((await call({ method: 'POST', body: body('x'), headers: { Authorization: basicAuth(ADMIN_KEY) } })).statusCode).toBe(201);
+    expect((await call({ method: 'POST', body: body('x'), headers: {} })).statusCode).toBe(201);
   });
 });
 
@@ -291,7 +288,7 @@ describe('PUT /v1/segments/{segmentId}', () => {
 
   it('answers 415 for a body that is not JSON', async () => {
     const { call } = setup();
-    const response = await call({ method: 'PUT', segmentId: 'x', body: body('x'), headers: { Authorization: basicAuth(ADMIN_KEY), 'Content-Type': 'application/xml' } });
+    const response = await call({ method: 'PUT', segmentId: 'x', body: body('x'), headers: { 'Content-Type': 'application/xml' } });
     expect(response.statusCode).toBe(415);
   });
 });
@@ -318,21 +315,6 @@ describe('every route', () => {
     { method: 'DELETE', segmentId: 'x' },
   ];
   const label = (c: Call) => `${c.method} ${c.segmentId === undefined ? COLLECTION : ONE}`;
-
-  it.each([
-    ['without credentials', {}],
-    ['with a wrong key', { Authorization: basicAuth('wrong') }],
-    ['with the key as the password', { Authorization: basicAuth('admin', ADMIN_KEY) }],
-    ['with a Bearer token', { Authorization: `Bearer ${ADMIN_KEY}` }],
-  ])('answers 401 with a Basic challenge %s, touching no segment', async (_label, headers: Record<string, string>) => {
-    const { call, segments } = setup();
-    for (const route of routes) {
-      const response = await call({ ...route, headers: { ...headers, 'Content-Type': 'application/json' } });
-      expect([label(route), response.statusCode]).toEqual([label(route), 401]);
-      expect(response.headers?.['WWW-Authenticate']).toBe('Basic realm="admin"');
-    }
-    expect(segments.calls).toEqual({ list: 0, get: 0, put: 0, delete: 0 });
-  });
 
   it('answers 500 Internal error, without throwing, when the store fails', async () => {
     const { call, segments, deps } = setup();

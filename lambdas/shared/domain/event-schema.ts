@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { exceedsDepth } from './json';
+import { exceedsDepth, jsonSyntaxError } from './json';
 
 /**
  * The Segment Spec as this platform accepts it (https://segment.com/docs/connections/spec/common/).
@@ -184,7 +184,7 @@ export function decodeStreamEvent(data: Uint8Array): DecodedStreamEvent {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { reason: `Record data is not JSON: ${(error as Error).message}`, text };
+    return { reason: `Record data is not JSON: ${jsonSyntaxError(error)}`, text };
   }
   // Two levels more than an event may have, for the envelope fields enrichment adds.
   if (exceedsDepth(value, LIMITS.maxEventDepth + 2)) return { reason: 'Record is nested too deeply', text };

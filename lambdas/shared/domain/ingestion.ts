@@ -25,7 +25,12 @@ export interface Rejection {
   index: number;
   messageId?: string;
   reason: string;
+  /** The kind of problem, for metrics (`EventsRejected` by `reason`). */
+  kind: RejectionKind;
 }
+
+/** What was wrong with a rejected event: the `reason` dimension of the `EventsRejected` metric. */
+export type RejectionKind = 'not-an-object' | 'too-deep' | 'too-large' | 'invalid-field' | 'bad-timestamp';
 
 export interface IngestOutcome {
   accepted: StreamEvent[];
@@ -63,13 +68,13 @@ export function ingestMessages(route: IngestRoute, body: unknown, ctx: IngestCon
 
   const outcome: IngestOutcome = { accepted: [], rejected: [], rejectedMessages: [] };
   messages.forEach((message, index) => {
-    const result = validateMessage(message, ctx);
-    if (typeof result === 'string') {
+    const result = checkMessage(message, ctx);
+    if (!result.ok) {
       const messageId = isPlainObject(message) && typeof message.messageId === 'string' ? message.messageId : undefined;
-      outcome.rejected.push({ index, ...(messageId ? { messageId } : {}), reason: result });
+      outcome.rejected.push({ index, ...(messageId ? { messageId } : {}), reason: result.reason, kind: result.kind });
       outcome.rejectedMessages.push(message);
     } else {
-      outcome.accepted.push(result);
+      outcome.accepted.push(result.event);
     }
   });
   return outcome;
@@ -93,22 +98,29 @@ function batchMessages(body: Record<string, unknown>): unknown[] {
 
 /** One message: the enriched stream event, or the reason it is rejected. */
 export function validateMessage(message: unknown, ctx: IngestContext): StreamEvent | string {
-  if (!isPlainObject(message)) return 'Event must be a JSON object';
+  const result = checkMessage(message, ctx);
+  return result.ok ? result.event : result.reason;
+}
+
+/** One message: the enriched stream event, or the reason it is rejected and its kind. */
+function checkMessage(message: unknown, ctx: IngestContext): { ok: true; event: StreamEvent } | { ok: false; kind: RejectionKind; reason: string } {
+  const reject = (kind: RejectionKind, reason: string) => ({ ok: false as const, kind, reason });
+  if (!isPlainObject(message)) return reject('not-an-object', 'Event must be a JSON object');
   // Depth first: measuring the size serializes the event, which recursion-limits on hostile nesting.
-  if (exceedsDepth(message, LIMITS.maxEventDepth)) return `Event is nested deeper than ${LIMITS.maxEventDepth} levels`;
+  if (exceedsDepth(message, LIMITS.maxEventDepth)) return reject('too-deep', `Event is nested deeper than ${LIMITS.maxEventDepth} levels`);
   const serialized = JSON.stringify(message);
   const bytes = Buffer.byteLength(serialized);
-  if (bytes > LIMITS.maxEventBytes) return `Event is ${bytes} bytes; the limit is ${LIMITS.maxEventBytes} bytes (32 KB)`;
+  if (bytes > LIMITS.maxEventBytes) return reject('too-large', `Event is ${bytes} bytes; the limit is ${LIMITS.maxEventBytes} bytes (32 KB)`);
 
   const parsed = IncomingMessageSchema.safeParse(message);
-  if (!parsed.success) return describeIssues(parsed.error);
+  if (!parsed.success) return reject('invalid-field', describeIssues(parsed.error));
   const msg = parsed.data;
 
   const timestamp = correctedTimestamp(msg.timestamp, msg.sentAt, ctx.receivedAt);
-  if (timestamp < LIMITS.minTimestampMs) return `timestamp ${new Date(timestamp).toISOString()} is before 2000-01-01 (after clock-skew correction)`;
-  if (timestamp > ctx.receivedAt + LIMITS.maxFutureSkewMs) return 'timestamp is more than 24 hours in the future (after clock-skew correction)';
+  if (timestamp < LIMITS.minTimestampMs) return reject('bad-timestamp', `timestamp ${new Date(timestamp).toISOString()} is before 2000-01-01 (after clock-skew correction)`);
+  if (timestamp > ctx.receivedAt + LIMITS.maxFutureSkewMs) return reject('bad-timestamp', 'timestamp is more than 24 hours in the future (after clock-skew correction)');
 
-  return {
+  const event: StreamEvent = {
     ...msg,
     messageId: msg.messageId ?? derivedMessageId(ctx.sourceId, serialized),
     timestamp: new Date(timestamp).toISOString(),
@@ -116,6 +128,7 @@ export function validateMessage(message: unknown, ctx: IngestContext): StreamEve
     receivedAt: new Date(ctx.receivedAt).toISOString(),
     sourceId: ctx.sourceId,
   };
+  return { ok: true, event };
 }
 
 /**

@@ -19,6 +19,19 @@ export function exceedsDepth(value: unknown, maxDepth: number): boolean {
   return false;
 }
 
+/**
+ * Why `JSON.parse` refused a text, without the text: V8 quotes a piece of the input in some of its messages
+ * (`Unexpected token 'j', "jane.doe@e"... is not valid JSON`), and these reasons reach logs and the lake's bad
+ * events. Its other messages name only a position and JSON's own syntax (`Expected ',' or '}' after property value
+ * in JSON at position 22`), and are kept as they are.
+ */
+export function jsonSyntaxError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!message.includes('"') && !message.startsWith('Unexpected token')) return message;
+  const position = /at position \d+/.exec(message)?.[0];
+  return position ? `Unexpected token ${position}` : 'Unexpected token';
+}
+
 /** Byte length of a value serialized as JSON (UTF-8). */
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? '');
