@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccountRootPrincipal, Grant, IGrantable, PolicyDocument, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -82,7 +82,7 @@ export interface PlatformKeyProps {
  * No principal gets it implicitly: the key policy lets the account's IAM policies grant it (`ACCOUNT_KEY_ACTIONS`),
  * and each function and delivery role is granted exactly the `KEY_ACTIONS` of what it does, where it is bound to an
  * encrypted resource. AWS services that use the key on their own behalf get a statement each
- * (`allowEventBridgeToSendToQueues`).
+ * (`allowServiceToEncrypt`: EventBridge, for the dead-letter queue of the rule targets).
  */
 export class PlatformKey extends Construct {
   readonly key: Key;
@@ -99,23 +99,23 @@ export class PlatformKey extends Construct {
       }),
     });
   }
+}
 
-  /**
-   * Lets EventBridge send to SQS queues encrypted with `key` (the dead-letter queues of rule targets): a data key
-   * for each message, and its check (SQS developer guide, "Configure KMS permissions for AWS services"), for
-   * rules of this account only. Rule ARNs cannot be named: the key would depend on the rules, which depend on the
-   * queue, which depends on the key. In a key policy, `Resource: "*"` is the key itself.
-   */
-  static allowEventBridgeToSendToQueues(key: IKey): void {
-    const stack = key.stack;
-    key.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'EventBridgeDeadLetterQueues',
-        principals: [new ServicePrincipal('events.amazonaws.com')],
-        actions: [...KEY_ACTIONS.encrypt],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }),
-    );
-  }
+/**
+ * Lets the AWS service `service` (`events.amazonaws.com`) use `key` on its own behalf to put data in a resource
+ * encrypted with it (an SQS queue, an SNS topic): a data key, and its check (SQS developer guide, "Configure KMS
+ * permissions for AWS services"), for this account's resources only (`aws:SourceAccount`). The resources cannot be
+ * named: the key would depend on them, and they depend on the key. In a key policy, `Resource: "*"` is the key
+ * itself. `sid` names the statement (one per service and purpose).
+ */
+export function allowServiceToEncrypt(key: IKey, service: string, sid: string): void {
+  key.addToResourcePolicy(
+    new PolicyStatement({
+      sid,
+      principals: [new ServicePrincipal(service)],
+      actions: [...KEY_ACTIONS.encrypt],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(key).account } },
+    }),
+  );
 }

@@ -8,7 +8,7 @@ import { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { failureQueue } from './failure-queue';
 import { HouseFunction } from './house-function';
-import { PlatformKey } from './platform-key';
+import { allowServiceToEncrypt } from './platform-key';
 
 /**
  * The queue of failed asynchronous invocations, one for the stack: the dead-letter queue of every EventBridge rule
@@ -19,7 +19,7 @@ import { PlatformKey } from './platform-key';
  */
 export function failedInvocationsQueue(scope: Construct, id: string, encryptionKey?: IKey): Queue {
   const queue = failureQueue(scope, id, { failuresOf: 'the scheduled functions and of the EventBridge rule targets', encryptionKey });
-  if (encryptionKey) PlatformKey.allowEventBridgeToSendToQueues(encryptionKey);
+  if (encryptionKey) allowServiceToEncrypt(encryptionKey, 'events.amazonaws.com', 'EventBridgeDeadLetterQueues');
   return queue;
 }
 

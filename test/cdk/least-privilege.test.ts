@@ -399,3 +399,16 @@ describe.each([
     }
   });
 });
+
+describe('least privilege with destroyData (development stacks)', () => {
+  const { template } = synth({ destroyData: 'true' });
+
+  it("has wildcard actions only in CDK's auto-delete-objects grants, to its own custom resource provider, on the buckets it empties", () => {
+    const wildcards = statementsOf(template).filter(({ statement }) => statement.Effect === 'Allow' && [statement.Action].flat().some((a: string) => a.includes('*')));
+    expect(wildcards.map(({ type }) => type)).toEqual(['AWS::S3::BucketPolicy', 'AWS::S3::BucketPolicy', 'AWS::S3::BucketPolicy']);
+    for (const { statement } of wildcards) {
+      expect([statement.Action].flat().sort()).toEqual(['s3:DeleteObject*', 's3:GetBucket*', 's3:List*', 's3:PutBucketPolicy']);
+      expect(statement.Principal).toEqual({ AWS: { 'Fn::GetAtt': [expect.stringMatching(/^CustomS3AutoDeleteObjectsCustomResourceProviderRole/), 'Arn'] } });
+    }
+  });
+});
