@@ -191,7 +191,7 @@ export class PersonalizationStack extends Stack {
       stageName: config.api.stageName,
       functions,
       streamConsumers: [this.processor.function.fn, ...(this.personalizeForwarder ? [this.personalizeForwarder.function.fn] : [])],
-      failureQueues: [this.processor.failureQueue, ...(this.personalizeForwarder ? [this.personalizeForwarder.failureQueue] : [])],
+      failureQueues: [this.processor.failureQueue, ...(this.personalizeForwarder ? [this.personalizeForwarder.failureQueue] : []), this.failedInvocations],
       tables: [this.store.profiles, this.store.identities, this.itemStore.items, this.segments.table, this.privacy.erasures],
       alarms: [
         this.lake.eventsDeliveryAlarm,
@@ -212,6 +212,7 @@ export class PersonalizationStack extends Stack {
         lakeFilter: this.lake.consentFilter,
         segmentClock: this.segments.clock,
       },
+      key: encryptionKey,
       alarmEmail: config.alarmEmail,
       modelMaxAgeHours: config.modelMaxAgeHours,
     });

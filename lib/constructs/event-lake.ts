@@ -106,21 +106,21 @@ export class EventLake extends Construct {
   readonly consentFilter: HouseFunction;
   /** Direct PUT → `bad-events/`; what the functions send rejected events to. */
   readonly badEventsDeliveryStream: DeliveryStream;
-  /** `events` delivery to S3 failing (DeliveryToS3.Success below 1 over 5 minutes). No action yet. */
+  /** `events` delivery to S3 failing (DeliveryToS3.Success below 1 over 5 minutes). */
   readonly eventsDeliveryAlarm: Alarm;
-  /** Events older than the freshness threshold not yet in S3 (DeliveryToS3.DataFreshness). No action yet. */
+  /** Events older than the freshness threshold not yet in S3 (DeliveryToS3.DataFreshness). */
   readonly eventsFreshnessAlarm: Alarm;
-  /** `bad-events` delivery to S3 failing. No action yet. */
+  /** `bad-events` delivery to S3 failing. */
   readonly badEventsDeliveryAlarm: Alarm;
-  /** Rejected events not delivered within the freshness threshold. No action yet. */
+  /** Rejected events not delivered within the freshness threshold. */
   readonly badEventsFreshnessAlarm: Alarm;
   /** Direct PUT → `segment-events/`; the target of `segmentEventsRule`. */
   readonly segmentEventsDeliveryStream: DeliveryStream;
   /** Every event of the segment bus with source `personalization.segments` → `segmentEventsDeliveryStream`. */
   readonly segmentEventsRule: Rule;
-  /** `segment-events` delivery to S3 failing. No action yet. */
+  /** `segment-events` delivery to S3 failing. */
   readonly segmentEventsDeliveryAlarm: Alarm;
-  /** Segment events not delivered within the freshness threshold. No action yet. */
+  /** Segment events not delivered within the freshness threshold. */
   readonly segmentEventsFreshnessAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: EventLakeProps) {
@@ -323,7 +323,7 @@ function lambdaProcessor(fn: IFunction, bufferSeconds: number): LambdaFunctionPr
 /**
  * The two alarms of a delivery stream: delivery to S3 failing, and data waiting longer than 15 minutes (or than its
  * buffers can hold a record, `bufferedSeconds`, plus 5 minutes, whichever is longer, so that full buffers are not an
- * alarm). Missing data is no traffic, not a failure. No actions yet: the observability issue adds the SNS topic.
+ * alarm). Missing data is no traffic, not a failure. The stack's observability sends them to its alarm topic.
  */
 function deliveryAlarms(scope: Construct, name: string, deliveryStream: DeliveryStream, bufferedSeconds: number): [Alarm, Alarm] {
   const period = Duration.minutes(5);

@@ -21,6 +21,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { HouseFunction, METRICS_NAMESPACE } from './house-function';
+import { allowServiceToEncrypt } from './platform-key';
 
 export interface ObservabilityProps {
   api: RestApi;
@@ -37,7 +38,7 @@ export interface ObservabilityProps {
   alarms: Alarm[];
   /** The functions whose custom metrics the dashboard shows. */
   services: { ingest: HouseFunction; writeAuthorizer: HouseFunction; processor: HouseFunction; recommend: HouseFunction; lakeFilter: HouseFunction; segmentClock: HouseFunction };
-  /** Encrypts the alarm topic (CloudWatch is allowed to use it). @default - no customer-managed key: the topic is unencrypted */
+  /** Encrypts the alarm topic; its key policy lets CloudWatch use it. @default - no customer-managed key: the topic is unencrypted */
   key?: IKey;
   /** An address to subscribe to the alarm topic. @default - none (subscribe after deploying) */
   alarmEmail?: string;
@@ -58,7 +59,10 @@ export class Observability extends Construct {
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     const topic = new Topic(this, 'Alarms', { displayName: 'Personalization platform alarms', enforceSSL: true, masterKey: props.key });
-    if (!props.key) {
+    if (props.key) {
+      // CloudWatch publishes alarm notifications as itself: it needs the key of an encrypted topic.
+      allowServiceToEncrypt(props.key, 'cloudwatch.amazonaws.com', 'CloudWatchAlarmNotifications');
+    } else {
       Validations.of(topic).acknowledge({
         id: 'AwsSolutions-SNS2',
         reason: 'Alarm notifications carry no personal data, and CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key (encryption=customer-managed encrypts it with the platform key)',

@@ -48,7 +48,7 @@ export class Privacy extends Construct {
   readonly erasures: Table;
   readonly api: HouseFunction;
   readonly worker: HouseFunction;
-  /** The worker failing: erasures wait, pending. No action yet. */
+  /** The worker failing: erasures wait, pending. */
   readonly workerAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: PrivacyProps) {

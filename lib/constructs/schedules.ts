@@ -59,7 +59,7 @@ export function everyMinute(scope: Construct, fn: HouseFunction, description: st
   });
 }
 
-/** An alarm on `fn` failing at least `threshold` times within `period`; no traffic is not a failure. No action yet. */
+/** An alarm on `fn` failing at least `threshold` times within `period`; no traffic is not a failure. */
 export function failingAlarm(scope: Construct, id: string, fn: IFunction, options: { description: string; period: Duration; threshold: number }): Alarm {
   return new Alarm(scope, id, {
     alarmDescription: options.description,

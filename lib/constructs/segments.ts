@@ -37,7 +37,7 @@ export class Segments extends Construct {
   readonly bus: EventBus;
   readonly api: HouseFunction;
   readonly clock: HouseFunction;
-  /** The clock failing: timed exits and retried notices wait. No action yet. */
+  /** The clock failing: timed exits and retried notices wait. */
   readonly clockAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: SegmentsProps) {

@@ -269,7 +269,7 @@ describe('segment events into the lake', () => {
 describe('delivery alarms', () => {
   const alarm = (a: IConstruct) => resources('AWS::CloudWatch::Alarm')[logicalIdOf(a)].Properties;
 
-  it('alarm on failing deliveries and on stale data for each delivery stream, with no actions yet', () => {
+  it('alarm on failing deliveries and on stale data for each delivery stream, notifying the alarm topic', () => {
     for (const [deliveryStream, failing, late] of [
       [stack.lake.eventsDeliveryStream, stack.lake.eventsDeliveryAlarm, stack.lake.eventsFreshnessAlarm],
       [stack.lake.badEventsDeliveryStream, stack.lake.badEventsDeliveryAlarm, stack.lake.badEventsFreshnessAlarm],
@@ -296,7 +296,8 @@ describe('delivery alarms', () => {
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'notBreaching',
       });
-      expect(alarm(failing).AlarmActions).toBeUndefined();
+      const topic = { Ref: logicalIdOf(stack.observability.topic) };
+      expect([alarm(failing).AlarmActions, alarm(late).AlarmActions]).toEqual([[topic], [topic]]);
     }
   });
 

@@ -360,7 +360,7 @@ describe.each([
     }
   });
 
-  it(options.customerManagedKey ? 'has one key, whose policy lets IAM policies grant it by name and EventBridge put dead letters' : 'has no KMS key', () => {
+  it(options.customerManagedKey ? 'has one key, whose policy lets IAM policies grant it by name, EventBridge put dead letters and CloudWatch notify the alarm topic' : 'has no KMS key', () => {
     const keys = Object.values(template.findResources('AWS::KMS::Key'));
     if (!options.customerManagedKey) {
       expect(keys).toEqual([]);
@@ -381,6 +381,14 @@ describe.each([
         Sid: 'EventBridgeDeadLetterQueues',
         Effect: 'Allow',
         Principal: { Service: 'events.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+      {
+        Sid: 'CloudWatchAlarmNotifications',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
         Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
         Resource: '*',
         Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },

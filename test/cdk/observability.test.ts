@@ -28,6 +28,21 @@ describe('observability', () => {
     }
   });
 
+  it('alarms on the depth of every failure queue: the stream consumers\' and the failed invocations\'', () => {
+    for (const queue of [stack.processor.failureQueue, stack.failedInvocations]) {
+      const id = stack.getLogicalId(queue.node.defaultChild as never);
+      const depth = alarms().filter((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(a.Properties.Dimensions).includes(id));
+      expect([id, depth.length]).toEqual([id, 1]);
+    }
+  });
+
+  it('encrypts the alarm topic with the platform key, or not at all with AWS-managed encryption', () => {
+    const keyId = stack.getLogicalId(stack.platformKey!.key.node.defaultChild as never);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    const awsManaged = synth({ encryption: 'aws-managed' }).template;
+    expect(Object.values(awsManaged.findResources('AWS::SNS::Topic')).map((t) => t.Properties.KmsMasterKeyId)).toEqual([undefined]);
+  });
+
   it('alarms on stream lag, failure queue depth, API 5xx/4xx/p99, table throttles and model age', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge', Namespace: 'AWS/Lambda', Statistic: 'Maximum', Threshold: 300_000 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });

@@ -102,7 +102,7 @@ describe('tables', () => {
 describe('functions', () => {
   it('run Node.js 22 on ARM64 with tracing, JSON logs and their own log group', () => {
     const functions = Object.values(resources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(11);
+    expect(functions).toHaveLength(13);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -227,7 +227,7 @@ describe('Amazon Personalize', () => {
     expect(stack.personalizeForwarder).toBeUndefined();
     const custom = synth({ personalizeTrackingId: 'tracking-id-1' });
     expect(custom.stack.personalizeForwarder).toBeDefined();
-    custom.template.resourceCountIs('AWS::Lambda::Function', 12);
+    custom.template.resourceCountIs('AWS::Lambda::Function', 14);
     custom.template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [ENV.personalizeTrackingId]: 'tracking-id-1' }) } });
     custom.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
   });

@@ -20,3 +20,20 @@ export function recordMetrics(metrics: Metrics): Map<string, number> {
   };
   return recorded;
 }
+
+/** What was recorded through `metrics.singleMetric()` (metrics with their own dimensions), as `name dim=value…: value`. */
+export function recordSingleMetrics(metrics: Metrics): string[] {
+  const recorded: string[] = [];
+  metrics.singleMetric = () => {
+    const dimensions: Record<string, string> = {};
+    const single = {
+      addDimension: (name: string, value: string) => void (dimensions[name] = value),
+      addDimensions: (more: Record<string, string>) => void Object.assign(dimensions, more),
+      addMetric: (name: string, _unit: unknown, value: number) => {
+        recorded.push(`${name} ${Object.entries(dimensions).map(([k, v]) => `${k}=${v}`).join(' ')}: ${value}`);
+      },
+    };
+    return single as unknown as Metrics;
+  };
+  return recorded;
+}

@@ -10,7 +10,7 @@ import { BadEventLine, FirehoseBadEventStore } from '../../lambdas/shared/store/
 import type { EventStream } from '../../lambdas/shared/store/event-stream';
 import type { KeyStore } from '../../lambdas/shared/store/key-store';
 import { apiEvent, basicAuth, jsonBody, RequestOptions } from '../support/http';
-import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
+import { disabledMetrics, recordMetrics, recordSingleMetrics, silentLogger } from '../support/powertools';
 import { iso, T0 } from '../support/events';
 
 const WRITE_KEY = 'wk_live_1234';
@@ -133,6 +133,17 @@ describe('handleIngest: authentication', () => {
     expect(response.statusCode).toBe(200);
     expect(writeKeys.calls).toBe(0);
     expect(stream.written.map((e) => e.sourceId)).toEqual(['src_from_authorizer']);
+  });
+});
+
+describe('handleIngest: metrics', () => {
+  it('counts rejected events by reason and refused requests by status', async () => {
+    const { call, deps } = setup();
+    const singles = recordSingleMetrics(deps.metrics);
+    const batch = [{ type: 'track', userId: 'u1' }, 'not an event', { type: 'track', userId: 'u1', event: 'E' }, { type: 'identify' }];
+    expect((await call(authed({ batch }, { resource: '/v1/batch' }))).statusCode).toBe(400);
+    expect((await call({ ...authed({}), body: Buffer.from('{nope') })).statusCode).toBe(400);
+    expect(singles).toEqual(['EventsRejectedByReason reason=invalid-field: 2', 'EventsRejectedByReason reason=not-an-object: 1', 'RequestsRejectedByStatus status=400: 1']);
   });
 });
 

@@ -12,7 +12,7 @@ import { apiEvent } from '../support/http';
 import { InMemoryIdentityStore } from '../support/in-memory-identity-store';
 import { InMemoryModelStore } from '../support/in-memory-model-store';
 import { InMemoryProfileStore } from '../support/in-memory-profile-store';
-import { disabledMetrics, recordMetrics, silentLogger } from '../support/powertools';
+import { disabledMetrics, recordMetrics, recordSingleMetrics, silentLogger } from '../support/powertools';
 
 
 /**
@@ -106,6 +106,16 @@ describe('GET /v1/recommendations', () => {
     const { response, body } = await setup().get(query as Record<string, string>);
     expect(response.statusCode).toBe(400);
     expect(body.message).toContain(problem);
+  });
+
+  it('counts each response by strategy and variant, and records the age of the model that served it', async () => {
+    const { get, recorded, deps } = setup();
+    const singles = recordSingleMetrics(deps.metrics);
+    deps.now = () => T0 + 5 * HOUR;
+    await get({ userId: 'nobody' });
+    expect(singles).toEqual(['RecommendationsByStrategy strategy=hybrid variant=default: 1']);
+    expect(recorded.get('ModelAgeHours')).toBeCloseTo(5);
+    expect(recorded.get('RecommendationsServed')).toBe(1);
   });
 
   it('expands what the person just did through the model, in two reads', async () => {

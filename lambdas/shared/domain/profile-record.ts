@@ -266,12 +266,20 @@ export function sealRecord(
 }
 
 /**
- * When the scheduled segment pass must look at this profile (epoch ms): at once while notices wait to be published
- * (a sealed or redirect record too), else when a membership may change with time alone; undefined when nothing is due.
+ * How long the writer of pending notices has to publish them before the scheduled pass takes them over: the writer
+ * publishes right after its write, and a pass that took them at once could publish them a second time meanwhile.
+ */
+export const NOTICE_HANDOFF_MS = 60_000;
+
+/**
+ * When the scheduled segment pass must look at this profile (epoch ms): `NOTICE_HANDOFF_MS` after the write while
+ * notices wait to be published (a sealed or redirect record too), or when a membership may change with time alone if
+ * that is sooner; undefined when nothing is due.
  */
 export function segmentsDueAt(record: ProfileRecord): number | undefined {
-  if (record.notices?.length) return record.updatedAt;
-  return record.mergedInto === undefined ? record.memberships?.changesAt : undefined;
+  const changesAt = record.mergedInto === undefined ? record.memberships?.changesAt : undefined;
+  if (!record.notices?.length) return changesAt;
+  return Math.min(record.updatedAt + NOTICE_HANDOFF_MS, changesAt ?? Infinity);
 }
 
 /** A sealed record once the canonical profile has merged it: the redirect alone, living as long as the canonical profile. */
