@@ -178,10 +178,6 @@ export class PersonalizationStack extends Stack {
       settings: config.api,
       logRetentionDays,
     });
-    for (const { function: authorizer } of [this.api.writeAuthorizer, this.api.readAuthorizer]) {
-      authorizer.invokedSynchronouslyBy('API Gateway, as a REQUEST authorizer', 'API Gateway answers the request with an error, and the client retries');
-    }
-
     const functions = this.node.findAll().filter((c): c is HouseFunction => c instanceof HouseFunction);
     // One salt for every function, so a person's pseudonymous id is the same in every log (see lambdas/shared/log-privacy.ts).
     const logSalt = this.credentials.logSalt.secretValue.unsafeUnwrap();

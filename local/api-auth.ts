@@ -1,6 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { header } from '../lambdas/shared/http';
 import { queryParameters } from './clients';
 import type { InvokeOutcome } from './lambda-host';
 import { LOCAL_ACCOUNT, LOCAL_REGION, LocalAuthorizer } from './template-model';
@@ -48,7 +49,7 @@ export class LambdaAuthorizers {
   ) {}
 
   async authorize(authorizer: LocalAuthorizer, event: APIGatewayProxyEvent, methodArn: string): Promise<AuthorizerGrant | Refusal> {
-    const identity = authorizer.identityHeaders.map((name) => headerOf(event.headers, name));
+    const identity = authorizer.identityHeaders.map((name) => header(event, name));
     if (identity.some((value) => !value)) return { type: 'UNAUTHORIZED', message: 'Unauthorized' };
 
     const key = JSON.stringify([authorizer.logicalId, ...identity]);
@@ -114,10 +115,6 @@ export function methodArnOf(stage: string, method: string, path: string): string
   return `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:local/${stage}/${method}/${path.replace(/^\//, '')}`;
 }
 
-function headerOf(headers: Record<string, string | undefined> | null, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers ?? {})) if (key.toLowerCase() === name) return value;
-  return undefined;
-}
 
 /** How far a signature's `X-Amz-Date` may be from the clock. */
 const MAX_SKEW_MS = 5 * 60_000;

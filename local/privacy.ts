@@ -1,9 +1,9 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handlePrivacy, PrivacyDeps, runErasures } from '../lambdas/privacy/privacy';
 import { profileSettingsFromEnv } from '../lambdas/shared/domain/settings';
 import { ENV, requireEnv } from '../lambdas/shared/env';
+import { createLogger } from '../lambdas/shared/instrumentation';
 import { DynamoDbErasureStore } from '../lambdas/shared/store/erasure-store';
 import { DynamoDbIdentityStore } from '../lambdas/shared/store/identity-store';
 import { DynamoDbProfileStore } from '../lambdas/shared/store/profile-store';
@@ -54,7 +54,7 @@ function privacyDeps(env: Record<string, string>, endpoints: Emulators['endpoint
     // The local lake writer delivers within a second or two: no need to wait Firehose's buffer.
     settleSeconds: options.erasureSettleSeconds,
     now: Date.now,
-    logger: new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME, logLevel: options.logLevel as 'INFO' }),
+    logger: createLogger({ serviceName: env.POWERTOOLS_SERVICE_NAME, logLevel: options.logLevel as 'INFO' }),
     metrics: disabledMetrics(env.POWERTOOLS_SERVICE_NAME),
   };
 }

@@ -40,7 +40,9 @@ export class KeyAuthorizer extends Construct {
       timeout: Duration.seconds(5),
       logRetentionDays: props.logRetentionDays,
       environment: { [ENV.usageKey]: usageKey, [ENV.credential]: props.credential },
-    }).bindSecret(props.secret, ENV.keySecret);
+    })
+      .bindSecret(props.secret, ENV.keySecret)
+      .invokedSynchronouslyBy('API Gateway, as a REQUEST authorizer', 'API Gateway answers the request with an error, and the client retries');
     this.authorizer = new RequestAuthorizer(this, 'Authorizer', {
       handler: this.function.fn,
       identitySources: [IdentitySource.header('Authorization')],

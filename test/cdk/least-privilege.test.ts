@@ -111,6 +111,18 @@ function expectedPermissions(options: { customerManagedKey: boolean; personalize
     ...on('Analytics/Results/results/*', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'),
     ...on('Analytics/Results', 's3:GetBucketLocation', 's3:ListBucket'),
   ];
+  /** The privacy functions' `LakeEraser`: find a person's objects with Athena, rewrite them under the lake's prefixes. */
+  const eraseFromLake = [
+    ...athenaQuery([
+      ['events', 'events/'],
+      ['bad_events', 'bad-events/'],
+      ['segment_events', 'segment-events/'],
+    ]),
+    ...['events/', 'bad-events/', 'segment-events/', 'errors/'].flatMap((prefix) =>
+      on(lakeObjects(prefix), 's3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'),
+    ),
+    `s3:ListBucket on Lake/Bucket${listIf(['events/', 'bad-events/', 'segment-events/', 'errors/'])}`,
+  ];
   const putBadEvents = on('Lake/BadEventsDelivery', 'firehose:PutRecord', 'firehose:PutRecordBatch');
   /** `HouseFunction.sendAsyncFailuresTo(failedInvocations)` */
   const sendFailedInvocations = on('FailedInvocations', 'sqs:SendMessage');
@@ -229,15 +241,7 @@ function expectedPermissions(options: { customerManagedKey: boolean; personalize
       ...on('ProfileStore/Profiles', 'dynamodb:DeleteItem', 'dynamodb:GetItem'),
       ...on('ProfileStore/Identities', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'),
       ...on('Privacy/Erasures', 'dynamodb:GetItem', 'dynamodb:PutItem'),
-      ...athenaQuery([
-        ['events', 'events/'],
-        ['bad_events', 'bad-events/'],
-        ['segment_events', 'segment-events/'],
-      ]),
-      ...['events/', 'bad-events/', 'segment-events/', 'errors/'].flatMap((prefix) =>
-        on(lakeObjects(prefix), 's3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'),
-      ),
-      `s3:ListBucket on Lake/Bucket${listIf(['events/', 'bad-events/', 'segment-events/', 'errors/'])}`,
+      ...eraseFromLake,
       ...key('kms:Decrypt', 'kms:GenerateDataKey'),
     ],
     'Privacy/Api/Function (invoked by)': apiInvokes('DELETE /v1/profiles/{userId}', 'GET /v1/profiles/{userId}/export', 'GET /v1/erasures/{erasureId}'),
@@ -247,15 +251,7 @@ function expectedPermissions(options: { customerManagedKey: boolean; personalize
       ...on('ProfileStore/Identities', 'dynamodb:BatchWriteItem'),
       ...on('Privacy/Erasures', 'dynamodb:PutItem', 'dynamodb:Scan'),
       ...on('Segments/Bus', 'events:PutEvents'),
-      ...athenaQuery([
-        ['events', 'events/'],
-        ['bad_events', 'bad-events/'],
-        ['segment_events', 'segment-events/'],
-      ]),
-      ...['events/', 'bad-events/', 'segment-events/', 'errors/'].flatMap((prefix) =>
-        on(lakeObjects(prefix), 's3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'),
-      ),
-      `s3:ListBucket on Lake/Bucket${listIf(['events/', 'bad-events/', 'segment-events/', 'errors/'])}`,
+      ...eraseFromLake,
       ...sendFailedInvocations,
       ...key('kms:Decrypt', 'kms:GenerateDataKey'),
     ],
