@@ -44,14 +44,33 @@ export function createApiServer(api: LocalApi, invoke: Invoke, options: ApiServe
   const { onError = () => {}, credentials = LOCAL_CREDENTIALS, now = Date.now } = options;
   const routes = [...api.routes].sort((a, b) => specificity(b) - specificity(a));
   const authorizers = new LambdaAuthorizers(invoke, now, onError);
-  return createServer((req, res) => {
-    handle(req, res).catch((error) => {
+  // Node's own refusal of a request without Host has no body: `handle` refuses it with a reason instead.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
+    // API Gateway names every request, on every response (a client quotes it; the function's event carries it).
+    const requestId = randomUUID();
+    res.setHeader('x-amzn-RequestId', requestId);
+    handle(req, res, requestId).catch((error) => {
+      if (req.destroyed && !req.complete) return; // the client went away mid-body: there is no one to answer
       onError(`API request failed: ${(error as Error).stack ?? error}`);
       if (!res.headersSent) refuse(res, 'DEFAULT_5XX', 'Internal server error', 500);
     });
   });
+  // A request the HTTP parser refuses (malformed, headers too large) is answered with a reason rather than Node's bare 400.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // As Node's default handler: never write into the middle of a response already begun on this connection.
+    const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || pending?.headersSent) return void socket.destroy();
+    const [status, reason] = error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+    const body = JSON.stringify({ message: `${reason}: malformed HTTP request (${error.code ?? error.message})` });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  return server;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      req.resume();
+      return refuse(res, 'DEFAULT_4XX', 'Bad Request: HTTP/1.1 requests need a Host header', 400);
+    }
     const url = new URL(req.url ?? '/', 'http://local');
     const method = (req.method ?? 'GET').toUpperCase();
     const matches = routes.map((route) => ({ route, params: matchPath(route.resource, url.pathname) })).filter((m) => m.params !== undefined);
@@ -69,7 +88,7 @@ export function createApiServer(api: LocalApi, invoke: Invoke, options: ApiServe
       res.writeHead(route.mockStatus ?? 200, route.mockHeaders);
       return void res.end();
     }
-    const event = toProxyEvent(req, url, method, route, params as Record<string, string>, body, api);
+    const event = toProxyEvent(req, url, method, route, params as Record<string, string>, body, api, requestId);
     if (route.authorization === 'AWS_IAM') {
       const caller = verifySigV4(req, body, credentials, now());
       if ('type' in caller) return refuse(res, caller.type, caller.message);
@@ -154,22 +173,23 @@ function toProxyEvent(
   pathParameters: Record<string, string>,
   body: Buffer,
   api: LocalApi,
+  requestId: string,
 ): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Without a prototype: a header or parameter may be named `constructor` or `__proto__`.
+  const headers: Record<string, string> = Object.create(null);
+  const multiValueHeaders: Record<string, string[]> = Object.create(null);
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const [name, value] = [req.rawHeaders[i], req.rawHeaders[i + 1]];
     headers[name] = value;
     (multiValueHeaders[name] ??= []).push(value);
   }
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
+  const query: Record<string, string> = Object.create(null);
+  const multiQuery: Record<string, string[]> = Object.create(null);
   for (const [key, value] of url.searchParams) {
     query[key] = value;
     (multiQuery[key] ??= []).push(value);
   }
   const hasQuery = Object.keys(query).length > 0;
-  const requestId = randomUUID();
   const binary = isBinary(req.headers['content-type'], api.binaryMediaTypes);
   return {
     resource: route.resource,

@@ -47,7 +47,7 @@ export interface LakeWriterOptions {
   /** Its source stream. */
   stream: LocalStream;
   kinesis: KinesisClient;
-  /** Shared with the event source mappings; the writer keeps its own position under `LakeWriter/<delivery stream id>`. */
+  /** Shared with the event source mappings; the writer keeps its own position under `lakeWriterIdOf(<delivery stream id>)`. */
   checkpoints: CheckpointStore;
   /** `<dataDir>/lake`. */
   lakeDir: string;
@@ -63,6 +63,9 @@ export interface LakeWriterOptions {
   invokeFunction?: (functionId: string, event: FirehoseTransformationEvent) => Promise<InvokeOutcome>;
   log: (message: string) => void;
 }
+
+/** The checkpoint key (mapping id) of the lake writer of a delivery stream. */
+export const lakeWriterIdOf = (deliveryStreamId: string) => `LakeWriter/${deliveryStreamId}`;
 
 /** A Lambda processor of a delivery stream, as the writer runs it. */
 export interface LakeProcessor {
@@ -87,7 +90,7 @@ export interface LakeProcessor {
 export function createLakeWriter(options: LakeWriterOptions): KinesisEventSource {
   const processor = processorOf(options);
   const mapping: LocalEventSourceMapping = {
-    logicalId: `LakeWriter/${options.deliveryStream.logicalId}`,
+    logicalId: lakeWriterIdOf(options.deliveryStream.logicalId),
     functionId: 'LakeWriter',
     streamId: options.stream.logicalId,
     batchSize: options.bufferRecords ?? 500,

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import * as path from 'node:path';
 import { ENV } from '../lambdas/shared/env';
 import { createApiServer } from './api-gateway';
+import { FaultProxy } from './fault-proxy';
 import { LOCAL_CREDENTIALS, localDynamoDb, localKinesis } from './clients';
 import { Emulators, listen, startEmulators } from './emulators';
 import { CheckpointStore, KinesisEventSource, OnFailureRecord } from './kinesis-event-source';
@@ -42,6 +43,12 @@ export interface LocalRuntimeOptions {
   erasureSettleSeconds?: number;
   /** Powertools log level of the functions. @default 'INFO' */
   logLevel?: string;
+  /**
+   * Put a fault-injection proxy between the functions and the DynamoDB and Kinesis emulators (`LocalRuntime.faults`):
+   * the reliability suite's throttling, outages and partial failures. The runtime's own readers (event sources, lake
+   * writers) reach the emulators directly. @default false
+   */
+  faultInjection?: boolean;
   /** CDK context values, as `cdk deploy -c key=value` would pass them. */
   context?: Record<string, unknown>;
   log?: (message: string) => void;
@@ -53,6 +60,8 @@ export interface LocalRuntime {
   model: LocalModel;
   template: Record<string, unknown>;
   lambdas: LambdaHost;
+  /** With `faultInjection`: the proxies the functions call DynamoDB and Kinesis through; set a `rule` to inject faults. */
+  faults?: { dynamodb: FaultProxy; kinesis: FaultProxy };
   ttl: TtlSweeper;
   /** On-failure destinations: one JSON-lines file per queue of the template. */
   failureFile(queueLogicalId: string): string;
@@ -109,14 +118,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
     await provision(model, dynamodb, kinesis, options.shardCount ?? 2);
 
+    const faults = options.faultInjection ? await startFaultProxies(emulators.endpoints, log) : undefined;
+    if (faults) cleanups.push(async () => void (await Promise.all([faults.dynamodb.close(), faults.kinesis.close()])));
+    const functionEndpoints = { ...emulators.endpoints, ...(faults ? { dynamodb: faults.dynamodb.url, kinesis: faults.kinesis.url } : {}) };
+
     const lambdas = new LambdaHost(model.functions, {
       PATH: process.env.PATH ?? '',
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: emulators.endpoints.dynamodb,
-      AWS_ENDPOINT_URL_KINESIS: emulators.endpoints.kinesis,
+      AWS_ENDPOINT_URL_DYNAMODB: functionEndpoints.dynamodb,
+      AWS_ENDPOINT_URL_KINESIS: functionEndpoints.kinesis,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: emulators.endpoints.secretsManager,
       AWS_ENDPOINT_URL_FIREHOSE: emulators.endpoints.firehose,
       AWS_ENDPOINT_URL_EVENTBRIDGE: emulators.endpoints.eventBridge,
@@ -128,7 +141,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     cleanups.push(() => lambdas.close());
 
     const failureFile = (queueId: string) => path.join(options.dataDir, 'failures', `${model.queues.find((q) => q.logicalId === queueId)?.name ?? queueId}.jsonl`);
-    const checkpoints = new CheckpointStore(path.join(options.dataDir, 'checkpoints.json'));
+    const checkpoints = new CheckpointStore(checkpointsFileOf(options.dataDir));
     for (const mapping of model.mappings) {
       const fn = model.functions.find((f) => f.logicalId === mapping.functionId);
       const source = new KinesisEventSource({
@@ -187,11 +200,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       cleanups.push(() => closeServer(server));
     }
 
-    return { url, endpoints: emulators.endpoints, model, template, lambdas, ttl, failureFile, lakeDir, eventBusDir, scheduler, stop };
+    return { url, endpoints: emulators.endpoints, model, template, lambdas, ...(faults ? { faults: { dynamodb: faults.dynamodb.proxy, kinesis: faults.kinesis.proxy } } : {}), ttl, failureFile, lakeDir, eventBusDir, scheduler, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** A fault proxy in front of the DynamoDB and of the Kinesis emulator, each with its URL. */
+async function startFaultProxies(endpoints: Emulators['endpoints'], log: (message: string) => void) {
+  const start = async (service: 'dynamodb' | 'kinesis') => {
+    const proxy = new FaultProxy(endpoints[service], service, { onError: (error) => log(`Fault proxy (${service}): ${error}`) });
+    return { proxy, url: await proxy.start(), close: () => proxy.close() };
+  };
+  return { dynamodb: await start('dynamodb'), kinesis: await start('kinesis') };
 }
 
 /** The value of every secret some function reads, by ARN and by name. */
@@ -223,6 +245,11 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/** Where the stream consumers (event source mappings and lake writers) keep their positions: `<mapping id>/<shard id>` → sequence number. */
+export function checkpointsFileOf(dataDir: string): string {
+  return path.join(dataDir, 'checkpoints.json');
 }
 
 /** The local lake under a data directory: what `npm start` writes and `npm run query` reads. */

@@ -96,6 +96,7 @@ describe('ingestMessages: batch', () => {
     [{}, 'Batch requests need a "batch" array of events'],
     [{ batch: {} }, 'Batch requests need a "batch" array of events'],
     [{ batch: [] }, 'The "batch" array is empty'],
+    [{ batch: Array(2501).fill(null) }, 'The "batch" array has 2501 events; send at most 2500 per request'],
   ])('refuses %j with a 400', (body, message) => {
     expect(() => ingestMessages('batch', body, ctx)).toThrow(new RequestError(400, message));
     try {
@@ -103,6 +104,11 @@ describe('ingestMessages: batch', () => {
     } catch (error) {
       expect((error as RequestError).status).toBe(400);
     }
+  });
+
+  it('takes a batch of exactly the most events a request may carry', () => {
+    const batch = Array.from({ length: LIMITS.maxBatchEvents }, (_, i) => ({ type: 'track', userId: `u${i}`, event: 'E' }));
+    expect(ingestMessages('batch', { batch }, ctx).accepted).toHaveLength(LIMITS.maxBatchEvents);
   });
 
   it('applies batch-level context, integrations and sentAt to each event, the event-level values winning', () => {

@@ -18,6 +18,11 @@ export const LIMITS = {
   maxEventBytes: 32 * 1024,
   /** Segment: 500 KB per batch request. */
   maxBatchBytes: 500 * 1024,
+  /**
+   * Events per batch request. 500 KB holds tens of thousands of empty entries; each rejected one is listed in the
+   * response and recorded, which could take longer than the function's timeout and exceed Lambda's 6 MB response.
+   */
+  maxBatchEvents: 2500,
   /** Nesting depth of one event (DynamoDB documents allow 32; deeper JSON is almost always hostile). */
   maxEventDepth: 32,
   /** Ids become partition keys (Kinesis allows 256 characters). Item ids (events, catalog, rules) share the limit. */

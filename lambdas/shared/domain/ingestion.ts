@@ -85,6 +85,7 @@ function batchMessages(body: Record<string, unknown>): unknown[] {
   const { batch, context, integrations, sentAt } = body;
   if (!Array.isArray(batch)) throw new RequestError(400, 'Batch requests need a "batch" array of events');
   if (batch.length === 0) throw new RequestError(400, 'The "batch" array is empty');
+  if (batch.length > LIMITS.maxBatchEvents) throw new RequestError(400, `The "batch" array has ${batch.length} events; send at most ${LIMITS.maxBatchEvents} per request`);
   return batch.map((message) => {
     if (!isPlainObject(message)) return message;
     const { writeKey: _writeKey, ...fields } = message; // a key sent inside an event is not stored either
