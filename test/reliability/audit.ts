@@ -1,3 +1,4 @@
+import { forEachLimited } from '../../lambdas/shared/concurrency';
 import { lakeObjects } from '../support/lake';
 import { getProfile } from '../support/local-runtime';
 import type { Ledger, SentEvent } from './traffic';
@@ -71,14 +72,6 @@ async function profileOf(baseUrl: string, userId: string): Promise<any | undefin
   return body;
 }
 
-/** Runs `work` on every item with at most `concurrency` at once. */
-async function eachLimited<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  }));
-}
-
 /** Differences between what a profile shows and what it must: events missing, events counted twice, and descriptions. */
 function compare(userId: string, x: Expected, profile: any | undefined): { lost: number; duplicated: number; notes: string[] } {
   let lost = 0;
@@ -122,7 +115,7 @@ export async function audit(options: AuditOptions): Promise<AuditResult> {
   let profileLost = 0;
   let profileDuplicated = 0;
   const mismatches: string[] = [];
-  await eachLimited([...expected.keys()], options.concurrency ?? 8, async (userId) => {
+  await forEachLimited([...expected.keys()], options.concurrency ?? 8, async (userId) => {
     const result = compare(userId, expected.get(userId) as Expected, await profileOf(options.baseUrl, userId));
     profileLost += result.lost;
     profileDuplicated += result.duplicated;

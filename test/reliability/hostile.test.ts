@@ -1,3 +1,4 @@
+import { forEachLimited } from '../../lambdas/shared/concurrency';
 import { lakeBadEvents } from '../support/lake';
 import { startTestRuntime, WRITE_KEY } from '../support/local-runtime';
 import { audit, describeAudit } from './audit';
@@ -34,14 +35,10 @@ it('answers every hostile request with a 4xx and a reason, accepts the valid eve
   const ledger = new Ledger();
   const around = generateEvents({ prefix: 'hostile-around', users: 50, events: 2000, seed: 4 });
   const answers: Array<{ request: HostileRequest; response: HostileResponse }> = [];
-  let next = 0;
-  const hostile = async () => {
-    while (next < requests.length) {
-      const request = requests[next++];
-      answers.push({ request, response: await sendRequest(runtime.url, request) });
-    }
-  };
-  await Promise.all([sendAll(runtime.url, batchesOf(around, 20), ledger, { writeKey: WRITE_KEY, concurrency: 2 }), hostile(), hostile()]);
+  const hostile = forEachLimited(requests, 2, async (request) => {
+    answers.push({ request, response: await sendRequest(runtime.url, request) });
+  });
+  await Promise.all([sendAll(runtime.url, batchesOf(around, 20), ledger, { writeKey: WRITE_KEY, concurrency: 2 }), hostile]);
 
   const wrong = answers.filter(({ response }) => response.status < 400 || response.status >= 500 || reasonOf(response) === undefined);
   expect(wrong.map(({ request, response }) => `${request.name}: ${response.status} ${response.body.slice(0, 120)}`)).toEqual([]);

@@ -18,6 +18,7 @@
  * to 127.0.0.1.
  */
 import { percentile } from '../../bench/support';
+import { forEachLimited } from '../../lambdas/shared/concurrency';
 import { basic, getProfile, startTestRuntime, WRITE_KEY } from '../support/local-runtime';
 import { audit, describeAudit } from './audit';
 import { waitForConsumers } from './stream';
@@ -109,20 +110,14 @@ async function sendPaced(baseUrl: string, batches: SentEvent[][], ledger: Ledger
 async function onePerRequest(baseUrl: string): Promise<Phase> {
   const events = generateEvents({ prefix: 'baseline', users: USERS, events: BASELINE_EVENTS, seed: 98 });
   const latenciesMs: number[] = [];
-  let next = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (next < events.length) {
-        const event = events[next++];
-        const sent = performance.now();
-        const response = await fetch(`${baseUrl}/v1/${event.type}`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: basic(WRITE_KEY) }, body: JSON.stringify(messageOf(event)) });
-        await response.text();
-        latenciesMs.push(performance.now() - sent);
-        if (response.status !== 200) throw new Error(`Baseline request refused: ${response.status}`);
-      }
-    }),
-  );
+  await forEachLimited(events, CONNECTIONS, async (event) => {
+    const sent = performance.now();
+    const response = await fetch(`${baseUrl}/v1/${event.type}`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: basic(WRITE_KEY) }, body: JSON.stringify(messageOf(event)) });
+    await response.text();
+    latenciesMs.push(performance.now() - sent);
+    if (response.status !== 200) throw new Error(`Baseline request refused: ${response.status}`);
+  });
   return { events: events.length, seconds: (performance.now() - started) / 1000, latenciesMs };
 }
 

@@ -1,4 +1,5 @@
 import type { EventType } from '../../lambdas/shared/domain/event-schema';
+import { forEachLimited } from '../../lambdas/shared/concurrency';
 import { mulberry32 } from '../../local/random';
 import { basic } from '../support/local-runtime';
 
@@ -138,10 +139,6 @@ async function postBatch(baseUrl: string, body: string, options: SendOptions): P
 }
 
 /** Sends batches with at most `concurrency` requests in flight. */
-export async function sendAll(baseUrl: string, batches: readonly SentEvent[][], ledger: Ledger, options: SendOptions & { concurrency: number }): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < batches.length) await sendBatch(baseUrl, batches[next++], ledger, options);
-  };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, batches.length) }, worker));
+export function sendAll(baseUrl: string, batches: readonly SentEvent[][], ledger: Ledger, options: SendOptions & { concurrency: number }): Promise<void> {
+  return forEachLimited(batches, options.concurrency, (batch) => sendBatch(baseUrl, batch, ledger, options));
 }
